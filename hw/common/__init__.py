@@ -1,0 +1,1 @@
+"""Shared building blocks: stream skid buffer, FIFOs, arbiters, LFSR, layout codecs, hierarchy."""
