@@ -1,0 +1,1 @@
+"""Golden models, performance models and the simulation harness."""
