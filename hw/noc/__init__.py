@@ -1,0 +1,1 @@
+"""The network on chip: router, mesh fabric, traffic generators and checkers (see docs/noc.md)."""

@@ -1,0 +1,1 @@
+"""Network-on-chip models: route compiler, golden model, traffic patterns."""
