@@ -7,7 +7,10 @@ Subcommands
 ``verilog``   Write the Verilog of a unit (or all units) for a configuration.
 ``config``    Show a preset, write it as JSON, or check a JSON config.
 ``asm``       Assemble RV32IM + Tatami-extension source to ELF or a flat image; disassemble.
-``noc``       Network tools: compile routing tables around dead nodes and prove them deadlock-free.
+``bench``     Benchmarks; each writes its figures to a results file.
+
+Areas add their own subcommands (``noc``, ``fpga``, ``run``, ``bench fpu``, ...) through
+:data:`EXTENSIONS`: a module there defines ``register(commands: Commands)``.
 
 Every subcommand takes ``--config`` (a preset name or a JSON file) where a configuration matters,
 and ``--set FIELD=VALUE`` to change single fields (``--set mesh.width=8``).
@@ -16,6 +19,7 @@ and ``--set FIELD=VALUE`` to change single fields (``--set mesh.width=8``).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -32,6 +36,47 @@ __all__ = ["main"]
 
 class CliError(Exception):
     """A user error: printed as ``tatami: error: ...`` with exit status 2."""
+
+
+#: Modules that add subcommands; each defines ``register(commands: Commands)``. A module that does
+#: not exist yet is skipped.
+EXTENSIONS = (
+    "tatami.sim.noc.commands",
+    "tatami.sim.fpu_commands",
+    "tatami.sim.core_commands",
+    "tatami.sim.datapath_commands",
+    "tatami.fpga.commands",
+)
+
+
+class Commands:
+    """What an extension module gets to register its subcommands.
+
+    ``commands.command(name, help)`` returns an :class:`argparse.ArgumentParser` for a top-level
+    subcommand, ``commands.bench(name, help)`` one under ``tatami bench``; set ``func`` on it with
+    ``set_defaults(func=...)``: ``func(args) -> int`` (exit status). ``add_config_args(parser)`` and
+    ``config(args)`` give the standard ``--config``/``--set`` handling; raise :class:`CliError`
+    for a user error.
+    """
+
+    def __init__(self, sub, bench):
+        self._sub, self._bench = sub, bench
+
+    def command(self, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, help=help, **kwargs)
+
+    def bench(self, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return self._bench.add_parser(name, help=help, **kwargs)
+
+    @staticmethod
+    def add_config_args(parser):
+        _add_config_args(parser)
+
+    @staticmethod
+    def config(args) -> TatamiConfig:
+        return _config(args)
+
+    CliError = None  # set below
 
 
 # ----- shared option handling ------------------------------------------------------------------
@@ -79,6 +124,9 @@ def _tuples(v):
 
 def _say(msg: str):
     print(msg, flush=True)
+
+
+Commands.CliError = CliError
 
 
 # ----- verilog ---------------------------------------------------------------------------------
@@ -164,38 +212,6 @@ def cmd_asm(args) -> int:
     from tatami.asm.__main__ import main as asm_main
 
     return asm_main(args.asm_args)
-
-
-# ----- noc -------------------------------------------------------------------------------------
-
-
-def cmd_noc_routes(args) -> int:
-    from tatami.sim.noc.routes import RouteError, compile_routes
-
-    cfg = _config(args)
-    try:
-        tables = compile_routes(cfg.mesh, algorithm=args.algorithm)
-    except RouteError as e:
-        raise CliError(str(e)) from None
-    m = cfg.mesh
-    _say(
-        f"{m.width}x{m.height} mesh, dead nodes {list(m.dead_nodes) or 'none'}, "
-        f"dead links {list(m.dead_links) or 'none'}"
-    )
-    for key, value in tables.stats().items():
-        _say(f"  {key}: {value}")
-    if tables.unreachable:
-        _say(f"  unreachable pairs: {len(tables.unreachable)}")
-    _say("  channel dependency graph acyclic per message class: proven (deadlock-free)")
-    if args.output:
-        Path(args.output).write_text(
-            json.dumps(
-                {f"{x},{y}": tables.entries((x, y)) for y in range(m.height) for x in range(m.width)},
-                indent=1,
-            )
-        )
-        _say(f"wrote {args.output}")
-    return 0
 
 
 # ----- demo ------------------------------------------------------------------------------------
@@ -299,15 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("asm_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_asm)
 
-    p = sub.add_parser("noc", help="network tools")
-    noc = p.add_subparsers(dest="noc_command", metavar="NOC_COMMAND", required=True)
-    q = noc.add_parser(
-        "routes", help="compile routing tables around dead nodes and links, prove them deadlock-free"
-    )
-    _add_config_args(q)
-    q.add_argument("--algorithm", choices=["auto", "xy", "updown"], default="auto")
-    q.add_argument("-o", "--output", help="write the per-router tables as JSON")
-    q.set_defaults(func=cmd_noc_routes)
+    p = sub.add_parser("bench", help="benchmarks: figures written to a results file (see docs/benchmarks.md)")
+    bench = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    commands = Commands(sub, bench)
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # that area has no commands yet
+        module.register(commands)
     return parser
 
 

@@ -76,7 +76,7 @@ def test_bad_field_is_named(field, value, message):
 
 
 def test_mesh_with_every_node_dead_is_rejected():
-    with pytest.raises(ConfigError, match="host bridge|every node"):
+    with pytest.raises(ConfigError, match=r"host bridge|every node"):
         preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "mesh.dead_nodes": ((0, 0),)})
 
 
@@ -88,7 +88,7 @@ def test_cross_field_check_vector_wider_than_sram_access():
 def test_unknown_fields_and_bad_json_are_named(tmp_path):
     data = preset("tiny").to_dict()
     data["noc"]["vc_count"] = 4
-    with pytest.raises(ConfigError, match="noc.vc_count.*unknown field"):
+    with pytest.raises(ConfigError, match=r"noc\.vc_count.*unknown field"):
         TatamiConfig.from_dict(data)
     with pytest.raises(ConfigError, match="not valid JSON"):
         TatamiConfig.from_json("{nope")
