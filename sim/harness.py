@@ -319,7 +319,9 @@ def run_cocotb(
                         "-O2",
                     ]
                     if waves:
-                        build_args.append("--trace-fst")
+                        # Verilator's FST writer compresses with lz4 and zlib (Debian: liblz4-dev,
+                        # zlib1g-dev; scripts/setup.sh installs them).
+                        build_args += ["--trace-fst", "-LDFLAGS", "-llz4 -lz"]
                 start = time.perf_counter()
                 build_log = bdir / "build.log"
                 try:
