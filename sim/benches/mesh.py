@@ -160,12 +160,13 @@ async def smoke(dut):
     packets = all_pairs(cfg, seed)
     n_random = params.get("packets", 200)
     live = len(cfg.mesh.live_nodes())
+    flits, rate = params.get("packet_flits", 1), 0.3  # offered load in flits/node/cycle
     packets += generate(
         cfg,
         "uniform",
-        rate=0.3,
-        cycles=max(1, n_random // live),
-        packet_flits=params.get("packet_flits", 1),
+        rate=rate,
+        cycles=max(1, round(n_random * flits / (live * rate))),  # about n_random packets in all
+        packet_flits=flits,
         seed=seed,
         classes="both",
     )
