@@ -214,6 +214,19 @@ def cmd_asm(args) -> int:
     return asm_main(args.asm_args)
 
 
+# ----- bench harness ---------------------------------------------------------------------------
+
+
+def cmd_bench_harness(args) -> int:
+    from tatami.sim.bench_harness import run
+
+    if args.quick:
+        run(Path(args.output), builds=(2,), sizes=(2, 4))
+    else:
+        run(Path(args.output))
+    return 0
+
+
 # ----- demo ------------------------------------------------------------------------------------
 
 
@@ -318,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks: figures written to a results file (see docs/benchmarks.md)")
     bench = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     commands = Commands(sub, bench)
+    p = commands.bench(
+        "harness", help="Verilog generation cost vs mesh size; Verilator build time and memory"
+    )
+    p.add_argument("-o", "--output", default="docs/results/harness.json")
+    p.add_argument("--quick", action="store_true", help="small meshes only (for tests)")
+    p.set_defaults(func=cmd_bench_harness)
     for name in EXTENSIONS:
         try:
             module = importlib.import_module(name)
