@@ -12,15 +12,35 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["MatrixArbiter", "RoundRobinArbiter"]
+__all__ = ["ArbiterSignature", "MatrixArbiter", "RoundRobinArbiter"]
 
 
-def _check_n(n):
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"an arbiter needs a positive number of requesters, not {n!r}")
+class ArbiterSignature(wiring.Signature):
+    """The ports every arbiter has (see :class:`RoundRobinArbiter`)."""
+
+    def __init__(self, n: int):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"an arbiter needs a positive number of requesters, not {n!r}")
+        self.n = n
+        super().__init__(
+            {
+                "requests": In(n),
+                "grant": Out(n),
+                "grant_index": Out(range(max(n, 2))),
+                "valid": Out(1),
+                "advance": In(1),
+            }
+        )
 
 
-class RoundRobinArbiter(wiring.Component):
+class _Arbiter(wiring.Component):
+    def __init__(self, n: int):
+        signature = ArbiterSignature(n)
+        self.n = n
+        super().__init__(signature)
+
+
+class RoundRobinArbiter(_Arbiter):
     """Round-robin arbiter over ``n`` requesters.
 
     The requester after the last one granted has the highest priority.
@@ -38,19 +58,6 @@ class RoundRobinArbiter(wiring.Component):
     advance : In(1)
         The grant was used this cycle: the granted requester goes to the lowest priority.
     """
-
-    def __init__(self, n: int):
-        _check_n(n)
-        self.n = n
-        super().__init__(
-            {
-                "requests": In(n),
-                "grant": Out(n),
-                "grant_index": Out(range(max(n, 2))),
-                "valid": Out(1),
-                "advance": In(1),
-            }
-        )
 
     def elaborate(self, platform):
         m = Module()
@@ -77,25 +84,12 @@ def _onehot(index, n, valid):
     return Cat(*[(index == i) & valid for i in range(n)]) if n > 1 else valid
 
 
-class MatrixArbiter(wiring.Component):
+class MatrixArbiter(_Arbiter):
     """Matrix arbiter over ``n`` requesters: grants the least recently granted requester.
 
     Keeps one priority bit per pair: ``w[i][j]`` set means ``i`` beats ``j``. A grant to ``i``
     clears row ``i`` and sets column ``i``. Same ports as :class:`RoundRobinArbiter`.
     """
-
-    def __init__(self, n: int):
-        _check_n(n)
-        self.n = n
-        super().__init__(
-            {
-                "requests": In(n),
-                "grant": Out(n),
-                "grant_index": Out(range(max(n, 2))),
-                "valid": Out(1),
-                "advance": In(1),
-            }
-        )
 
     def elaborate(self, platform):
         m = Module()
