@@ -31,7 +31,8 @@ design = Design(f"bench_mesh_{sys.argv[2]}", lambda: unit("mesh").build(cfg), cf
 start = time.perf_counter()
 results = run_cocotb(design, "tatami.sim.benches.mesh", sim="verilator", seed=1)
 total = time.perf_counter() - start
-stamp = (results.parents[2] / "verilator" / "build.stamp").read_text().split()
+bdir = (results.parents[2] / "verilator-build").read_text().strip()
+stamp = open(bdir + "/build.stamp").read().split()
 build = float(stamp[1].split("=")[1])
 print(json.dumps({"build_seconds": build, "build_and_smoke_seconds": round(total, 1),
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}))

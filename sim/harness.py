@@ -294,7 +294,10 @@ def run_cocotb(
     gen = generate(design)
     vtext = gen.verilog.read_bytes()
     build_key = hashlib.sha256(vtext + f"{sim}{waves}".encode()).hexdigest()[:12]
-    bdir = gen.directory / f"{sim}{'-waves' if waves else ''}"
+    # Simulator builds are keyed by the Verilog itself, not by the design's digest: an edit
+    # elsewhere in the sources regenerates the Verilog (seconds) but reuses the build (minutes)
+    # when the Verilog comes out the same.
+    bdir = build_root() / "sim" / f"{gen.top}-{build_key}" / f"{sim}{'-waves' if waves else ''}"
     stamp = bdir / "build.stamp"
     log_dir = gen.directory / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -342,6 +345,7 @@ def run_cocotb(
                     f"{build_key} build_seconds={seconds:.1f} "
                     f"peak_child_rss_mb={_peak_rss_children_mb():.0f}\n"
                 )
+        (gen.directory / f"{sim}-build").write_text(f"{bdir}\n")  # where this design's build is
 
         env = {
             "TATAMI_DESIGN_META": str(gen.meta),
