@@ -1,0 +1,1 @@
+"""Tests of the floating-point units (hw/fpu) against the golden models and TestFloat vectors."""
