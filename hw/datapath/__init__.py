@@ -1,0 +1,1 @@
+"""Node datapath: descriptor formats, matrix unit (docs/datapath.md)."""

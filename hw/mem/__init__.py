@@ -1,0 +1,1 @@
+"""Node memory: banked SRAM with SECDED ECC and its port interface (docs/datapath.md)."""

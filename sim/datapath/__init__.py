@@ -1,0 +1,1 @@
+"""Golden models of the node datapath: matrix unit and vector unit."""

@@ -1,0 +1,34 @@
+"""``tatami bench gemm-node``: the node datapath's commands."""
+
+from __future__ import annotations
+
+__all__ = ["register"]
+
+
+def register(commands):
+    b = commands.bench(
+        "gemm-node",
+        help="single-node GEMM utilization (ideal / actual cycles) in RTL simulation, d1 and fpga-2x2",
+    )
+    b.add_argument(
+        "--preset", action="append", dest="presets", help="preset(s) to run (default: fpga-2x2 and d1)"
+    )
+    b.add_argument("-o", "--output", help="results file (default docs/results/gemm_node.json)")
+    b.set_defaults(func=lambda args: bench(commands, args))
+
+
+def bench(commands, args) -> int:
+    from pathlib import Path
+
+    from tatami.sim.benches.datapath_gemm import run
+
+    presets = args.presets or ["fpga-2x2", "d1"]
+    results = run(presets, Path(args.output) if args.output else None)
+    for name, r in results["configs"].items():
+        for g in r["gemms"]:
+            print(
+                f"{name:9s} {g['m']}x{g['n']}x{g['k']} {g['format']:8s} cycles {g['cycles']:6d} "
+                f"ideal {g['ideal']:6d} utilization {100 * g['utilization']:.1f}% "
+                f"(stalls: operand {g['stall_operand']}, write-back {g['stall_writeback']})"
+            )
+    return 0
