@@ -1,0 +1,214 @@
+"""``tatami fpga build|program|boards`` and ``tatami bench fpga``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+__all__ = ["register"]
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results" / "fpga.json"
+
+
+def register(commands):
+    p = commands.command("fpga", help="FPGA boards: build a bitstream, program a board")
+    sub = p.add_subparsers(dest="fpga_command", metavar="FPGA_COMMAND", required=True)
+
+    q = sub.add_parser("boards", help="list the supported boards")
+    q.set_defaults(func=lambda args: boards(args))
+
+    q = sub.add_parser("build", help="elaborate, synthesize, place and route, check timing, pack a bitstream")
+    _build_args(commands, q)
+    q.add_argument("--elaborate-only", action="store_true", help="stop after elaboration (no tools needed)")
+    q.set_defaults(func=lambda args: build(commands, args))
+
+    q = sub.add_parser("program", help="load a bitstream into a board with openFPGALoader")
+    q.add_argument("--board", "-b", default=None, help="board (default: ulx3s-85f)")
+    q.add_argument("--bitstream", help="bitstream file (default: the latest build for the board)")
+    q.add_argument("--flash", action="store_true", help="write the configuration flash, not just SRAM")
+    q.set_defaults(func=lambda args: program(commands, args))
+
+    q = commands.bench("fpga", help="full FPGA builds: utilization and Fmax, largest mesh that fits")
+    q.add_argument("--board", "-b", default="ulx3s-85f")
+    q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's)")
+    q.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS})")
+    commands.add_config_args(q)
+    q.set_defaults(func=lambda args: bench(commands, args))
+
+
+def _build_args(commands, q):
+    from .boards import DEFAULT_BOARD
+
+    q.add_argument(
+        "--board",
+        "-b",
+        default=DEFAULT_BOARD,
+        help=f"board (default {DEFAULT_BOARD}; see `tatami fpga boards`)",
+    )
+    q.add_argument("--design", "-d", default="mesh-bridge", help="design: mesh-bridge, noc-tester")
+    q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's clock_hz)")
+    q.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+    q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    q.add_argument(
+        "--out", default=None, help="build directory (default build/fpga/<board>-<design>-<config>-<freq>)"
+    )
+    commands.add_config_args(q)
+
+
+def boards(args) -> int:
+    from .boards import BOARDS, DEFAULT_BOARD
+
+    print(f"{'board':12} {'FPGA':16} {'LUTs':>6} {'clock':>8}  {'preset':9} {'cost':16} note")
+    for b in BOARDS.values():
+        mark = " (default)" if b.name == DEFAULT_BOARD else ""
+        print(
+            f"{b.name:12} {b.family + ' ' + b.synth_device:16} {b.luts:>6} {b.clock_mhz:>5g} MHz  "
+            f"{b.preset:9} {b.cost_class:16} {b.note}{mark}"
+        )
+    return 0
+
+
+def build(commands, args) -> int:
+    from .build import BuildError, TimingError
+    from .build import build as run_build
+    from .tools import ToolMissing
+
+    cfg = commands.config(args)
+    try:
+        report = run_build(
+            args.board,
+            cfg,
+            args.design,
+            freq_mhz=args.freq,
+            baud=args.baud,
+            out_dir=args.out,
+            seed=args.seed,
+            do_build=not args.elaborate_only,
+        )
+    except TimingError as e:
+        raise commands.CliError(str(e)) from None
+    except (BuildError, ToolMissing, ValueError) as e:
+        raise commands.CliError(str(e)) from None
+    if args.elaborate_only:
+        print(f"elaborated into {report['out_dir']} (no synthesis)")
+        return 0
+    print(_summary(report))
+    print(f"bitstream: {report['bitstream']}")
+    print(f"program it with: tatami fpga program --board {args.board} --bitstream {report['bitstream']}")
+    return 0
+
+
+def _summary(r: dict) -> str:
+    lines = [
+        f"{r['board']} {r['design']} {r['config']} ({r['mesh']}): "
+        f"{r['luts']} / {r['luts_available']} LUTs ({100 * r['luts'] / r['luts_available']:.1f}%), "
+        f"{r['ffs'] if r['ffs'] is not None else '-'} FFs, {r['brams']} BRAMs, {r['dsps']} DSPs"
+    ]
+    for name, c in r["clocks"].items():
+        lines.append(
+            f"  clock {name}: Fmax {c['achieved_mhz']:.1f} MHz (constraint {c['constraint_mhz']:.1f} MHz)"
+        )
+    return "\n".join(lines)
+
+
+def program(commands, args) -> int:
+    from .boards import DEFAULT_BOARD, board
+    from .tools import ToolMissing, find_tool
+
+    try:
+        b = board(args.board or DEFAULT_BOARD)
+        tool = find_tool("openFPGALoader")
+    except (ValueError, ToolMissing) as e:
+        raise commands.CliError(str(e)) from None
+    if args.bitstream:
+        bit = Path(args.bitstream)
+    else:
+        suffix = "tatami.bit" if b.family == "ecp5" else "tatami.bin"
+        found = sorted(Path("build/fpga").glob(f"{b.name}-*/{suffix}"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise commands.CliError(
+                f"no bitstream for {b.name} under build/fpga/: run `tatami fpga build --board {b.name}` first"
+            )
+        bit = found[-1]
+    if not bit.exists():
+        raise commands.CliError(f"no such bitstream: {bit}")
+    cmd = [tool, "-b", b.programmer, *(["-f"] if args.flash else []), str(bit)]
+    print(f"programming {b.name} with {bit}: {' '.join(cmd)}", flush=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise commands.CliError("openFPGALoader did not finish within 5 minutes") from None
+    output = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        raise commands.CliError(
+            f"openFPGALoader could not program the {b.name} (exit {proc.returncode}). Is the board "
+            "plugged in over USB, powered, and accessible (udev rules / permissions)?\n"
+            f"--- openFPGALoader ---\n{output}"
+        )
+    print(output)
+    return 0
+
+
+def bench(commands, args) -> int:
+    """A full build of the config on the board (utilization, Fmax, timing verdict), then the area
+    of each part placed out of context (bridge, endpoint, router) to find the largest N x N mesh
+    that fits: bridge + N^2 (router + endpoint) within 85 % of the LUTs (routing headroom)."""
+    from tatami.hw.bridge.bridge import HostBridge
+    from tatami.hw.bridge.endpoint import LoopbackEndpoint
+    from tatami.hw.noc.router import Router
+
+    from .boards import board
+    from .build import BuildError, TimingError, uart_divisor
+    from .build import build as run_build
+    from .synth import synthesize
+
+    cfg = commands.config(args)
+    b = board(args.board)
+    freq = args.freq or cfg.clock_hz / 1e6
+    results = {"board": b.name, "config": cfg.name, "design": "mesh-bridge", "freq_mhz": freq}
+    t = time.perf_counter()
+    try:
+        report = run_build(b.name, cfg, "mesh-bridge", freq_mhz=freq)
+    except TimingError as e:
+        print(e)
+        report = json.loads((Path(_out_of(e)) / "tatami-report.json").read_text())
+    except BuildError as e:
+        raise commands.CliError(str(e)) from None
+    report["wall_s"] = round(time.perf_counter() - t, 1)
+    results["build"] = report
+    print(_summary(report))
+    parts = {}
+    divisor = uart_divisor(freq, 115200)
+    for name, make in (
+        ("bridge", lambda: HostBridge(cfg, divisor)),
+        ("endpoint", lambda: LoopbackEndpoint(cfg)),
+        ("router", lambda: Router(cfg)),
+    ):
+        r = synthesize(make(), b.synth_device, b.synth_package, freq, top=name)
+        parts[name] = {k: r[k] for k in ("luts", "ffs", "brams", "dsps", "fmax_mhz")}
+        print(f"{name}: {parts[name]}")
+    results["parts"] = parts
+    results["largest_mesh_that_fits"] = largest_mesh(parts, b.luts)
+    print(f"largest mesh that fits the {b.name}: {results['largest_mesh_that_fits']}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def largest_mesh(parts: dict, luts_available: int, headroom: float = 0.85) -> dict:
+    """Largest N x N with bridge + N^2 (router + endpoint) LUTs within ``headroom`` of the part."""
+    per_node = parts["router"]["luts"] + parts["endpoint"]["luts"]
+    n = 1
+    while parts["bridge"]["luts"] + (n + 1) ** 2 * per_node <= headroom * luts_available:
+        n += 1
+    used = parts["bridge"]["luts"] + n * n * per_node
+    return {"mesh": f"{n}x{n}", "estimated_luts": used, "luts_per_node": per_node, "headroom": headroom}
+
+
+def _out_of(err) -> str:
+    text = str(err)
+    marker = "Report: "
+    return str(Path(text[text.index(marker) + len(marker) :].strip()).parent)

@@ -1,0 +1,65 @@
+"""The ``noc-tester`` design: the network tester (mesh, traffic generators and checkers at every
+node, counters) run from the host through the bridge's register window."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from tatami.config import TatamiConfig
+from tatami.host.protocol import BridgeReg
+from tatami.hw.bridge.bridge import HostBridge
+from tatami.hw.noc.tester import NocTester
+
+__all__ = ["NocTesterTop"]
+
+WINDOW_BITS = 15  # the bridge's DESIGN window: 0x8000 registers
+
+
+class NocTesterTop(wiring.Component):
+    """:class:`~tatami.hw.noc.tester.NocTester` behind a :class:`HostBridge` without a mesh link.
+
+    Bridge register ``PAGE`` and the ``DESIGN`` window (0x8000 - 0xFFFF) reach the tester's
+    24-bit register space: tester address ``PAGE << 15 | (addr - 0x8000)``. The host drives it
+    with :class:`tatami.host.host.DesignBus`, which the tester's own driver
+    (:class:`tatami.sim.noc.sweep.TesterDriver`) accepts as its bus.
+
+    Parameters
+    ----------
+    cfg : TatamiConfig
+    divisor : int
+        Clock cycles per UART bit.
+
+    Attributes
+    ----------
+    uart_rx : In(1), uart_tx : Out(1)
+    activity : Out(1)
+        High while a tester run is in progress (``done`` low).
+    """
+
+    def __init__(self, cfg: TatamiConfig, divisor: int, queue_depth: int = 16):
+        if not isinstance(cfg, TatamiConfig):
+            raise TypeError(f"NocTesterTop needs a TatamiConfig, not {cfg!r}")
+        self.cfg, self.divisor, self.queue_depth = cfg, divisor, queue_depth
+        super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1), "activity": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.bridge = bridge = HostBridge(self.cfg, self.divisor, packets=False)
+        m.submodules.tester = tester = NocTester(self.cfg, queue_depth=self.queue_depth)
+        m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
+        bus = bridge.bus
+        page = Signal(len(tester.addr) - WINDOW_BITS)
+        in_window = bus.addr >= BridgeReg.DESIGN
+        read_page = Signal()
+        m.d.comb += [
+            tester.addr.eq(Cat(bus.addr[:WINDOW_BITS], page)),
+            tester.wdata.eq(bus.wdata),
+            tester.we.eq(bus.we & in_window),
+            bus.rdata.eq(Mux(read_page, page, tester.rdata)),
+        ]
+        with m.If(bus.we & (bus.addr == BridgeReg.PAGE)):
+            m.d.sync += page.eq(bus.wdata)
+        m.d.sync += read_page.eq(bus.addr == BridgeReg.PAGE)
+        return m

@@ -1,0 +1,102 @@
+"""Board builds without the vendor tools: elaboration of every board (the smoke build), the PLL
+search, UART divisors, board and design lookup, the CLI's messages."""
+
+import pytest
+
+from tatami.config import preset
+from tatami.fpga.boards import BOARDS, board
+from tatami.fpga.build import BuildError, build, uart_divisor
+from tatami.fpga.designs import design
+from tatami.fpga.pll import ecp5_pll_params
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_smoke_build(name, tmp_path):
+    """Elaboration only: the platform resolves the clock, UART and LED pins and writes the
+    Yosys script and constraints for the design."""
+    b = board(name)
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "noc.routing": "table"})
+    freq = None if b.family == "ecp5" else b.clock_mhz
+    r = build(
+        name, cfg, "mesh-bridge", freq_mhz=freq, out_dir=tmp_path, do_build=False, progress=lambda s: None
+    )
+    assert r["elaborated"]
+    script = (tmp_path / "build_tatami.sh").read_text()
+    assert "NEXTPNR_ECP5" in script if b.family == "ecp5" else "NEXTPNR_ICE40" in script
+    pins = (tmp_path / ("tatami.lpf" if b.family == "ecp5" else "tatami.pcf")).read_text()
+    assert "uart" in pins
+
+
+@pytest.mark.long
+def test_smoke_build_ulx3s_fpga_2x2(tmp_path):
+    r = build("ulx3s-85f", preset("fpga-2x2"), out_dir=tmp_path, do_build=False, progress=lambda s: None)
+    assert r["uart_divisor"] == 651 and r["freq_mhz"] == 75
+    assert "EHXPLLL" in (tmp_path / "tatami.il").read_text()
+
+
+@pytest.mark.parametrize("fin,fout", [(25, 75), (25, 50), (100, 75), (25, 37.5), (12, 48)])
+def test_pll_params(fin, fout):
+    p = ecp5_pll_params(fin, fout)
+    assert abs(p.fout_mhz - fout) < 0.01 * fout
+    assert 400 <= p.vco_mhz <= 800 and 3.125 <= fin / p.clki_div <= 400
+
+
+def test_pll_rejects_impossible_clocks():
+    with pytest.raises(ValueError, match=r"3\.125-400"):
+        ecp5_pll_params(25, 500)
+
+
+def test_uart_divisor():
+    assert uart_divisor(75, 115200) == 651
+    with pytest.raises(BuildError, match="too fast"):
+        uart_divisor(1, 1_000_000)
+    with pytest.raises(BuildError, match="off"):
+        uart_divisor(1, 230_400)
+
+
+def test_unknown_names_say_what_exists():
+    with pytest.raises(ValueError, match="ulx3s-85f"):
+        board("nexys")
+    with pytest.raises(ValueError, match="mesh-bridge"):
+        design("blinky")
+    from tatami.fpga.noc_tester_top import NocTesterTop
+
+    assert isinstance(design("noc-tester").build(preset("tiny"), 8), NocTesterTop)
+
+
+def test_ice40_runs_at_the_board_clock(tmp_path):
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1})
+    with pytest.raises(ValueError, match="board clock"):
+        build("icebreaker", cfg, freq_mhz=24, out_dir=tmp_path, do_build=False, progress=lambda s: None)
+
+
+def test_cli_boards_and_program_messages(tmp_path, capsys):
+    from tatami.cli import main
+
+    assert main(["fpga", "boards"]) == 0
+    assert "ulx3s-85f" in capsys.readouterr().out
+    assert main(["fpga", "program", "--bitstream", str(tmp_path / "none.bit")]) != 0
+    assert "no such bitstream" in capsys.readouterr().err
+
+
+def test_cli_program_without_a_board(tmp_path, capsys):
+    """No board is attached here: openFPGALoader fails and the message says what to check."""
+    from tatami.cli import main
+    from tatami.fpga.tools import ToolMissing, find_tool
+
+    try:
+        find_tool("openFPGALoader")
+    except ToolMissing:
+        pytest.skip("openFPGALoader is not installed")
+    bit = tmp_path / "x.bit"
+    bit.write_bytes(b"\0" * 16)
+    assert main(["fpga", "program", "--bitstream", str(bit)]) != 0
+    assert "plugged in" in capsys.readouterr().err
+
+
+def test_largest_mesh_estimate():
+    from tatami.fpga.commands import largest_mesh
+
+    parts = {"bridge": {"luts": 2000}, "router": {"luts": 3500}, "endpoint": {"luts": 500}}
+    r = largest_mesh(parts, 83640)
+    assert r["mesh"] == "4x4" and r["estimated_luts"] == 2000 + 16 * 4000
