@@ -45,6 +45,9 @@ class Mesh(wiring.Component):
         ``table_router`` gets ``table_data``; ``use_table`` switches every router from XY to its table.
     drops : Out(ArrayLayout(16, 7)).array(nodes), drop_flags : Out(7).array(nodes)
         Each router's admission drop counters and sticky flags.
+    misroutes : Out(16).array(nodes)
+        Each router's count of packets dropped for a route that names no usable port (zero with
+        verified tables).
     """
 
     def __init__(self, cfg: TatamiConfig, *, expose_edges: bool = False):
@@ -70,6 +73,7 @@ class Mesh(wiring.Component):
             )
         members["drops"] = Out(data.ArrayLayout(DROP_COUNTER_BITS, len(DropReason))).array(mesh.nodes)
         members["drop_flags"] = Out(len(DropReason)).array(mesh.nodes)
+        members["misroutes"] = Out(DROP_COUNTER_BITS).array(mesh.nodes)
         if self.expose_edges:
             for side, (_, count) in _EDGES.items():
                 n = count(mesh.width, mesh.height)
@@ -91,7 +95,11 @@ class Mesh(wiring.Component):
                 m.d.comb += [r.x.eq(x), r.y.eq(y)]
                 wiring.connect(m, wiring.flipped(self.inject[k]), r.i_l)
                 wiring.connect(m, r.o_l, wiring.flipped(self.eject[k]))
-                m.d.comb += [self.drops[k].eq(r.drops), self.drop_flags[k].eq(r.drop_flags)]
+                m.d.comb += [
+                    self.drops[k].eq(r.drops),
+                    self.drop_flags[k].eq(r.drop_flags),
+                    self.misroutes[k].eq(r.misroutes),
+                ]
                 if cfg.noc.routing == "table":
                     m.d.comb += [
                         r.use_table.eq(self.use_table),

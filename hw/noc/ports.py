@@ -11,7 +11,19 @@ import enum as py_enum
 
 from amaranth.lib import enum
 
-__all__ = ["DIRECTIONS", "TABLE_ENTRY_BITS", "DropReason", "Port", "node_index", "node_xy"]
+__all__ = [
+    "DIRECTIONS",
+    "ROUTER_CSR_BASE",
+    "ROUTER_CSR_CTRL",
+    "ROUTER_CSR_TABLE",
+    "TABLE_ENTRY_BITS",
+    "DropReason",
+    "Port",
+    "node_index",
+    "node_xy",
+    "router_csr_writes",
+    "vc_for",
+]
 
 
 class Port(enum.Enum, shape=3):
@@ -57,6 +69,17 @@ DIRECTIONS = (Port.N, Port.E, Port.S, Port.W)
 #: Bits of one routing-table entry.
 TABLE_ENTRY_BITS = 3
 
+#: The router's registers, in the top 64 KiB of every node's CSR window (``addr`` of a CONTROL
+#: packet; the value is ``AtomicImmediate.value``). A CONTROL packet (request class) whose destination
+#: is this router and whose ``addr`` lies in ``[ROUTER_CSR_BASE, ROUTER_CSR_BASE + 0x1_0000)`` is
+#: consumed by the router (never ejected to the node), whatever input it arrives on. Write-only.
+ROUTER_CSR_BASE = 0xFF_0000
+#: Bit 0: route by the table (ORed with the ``use_table`` port). Other bits reserved.
+ROUTER_CSR_CTRL = ROUTER_CSR_BASE
+#: Table entry for destination node ``k`` at ``ROUTER_CSR_TABLE + 4 * k`` (bits [0, 3) of the value:
+#: a :class:`Port` code). Indexes ``k >= nodes`` are ignored.
+ROUTER_CSR_TABLE = ROUTER_CSR_BASE + 0x1000
+
 
 def node_index(x: int, y: int, width: int) -> int:
     """Node number of (x, y): row-major from the north-west corner; the routing-table index."""
@@ -97,3 +120,13 @@ def vc_for(vcs: int, mclass: int, dst: tuple[int, int]) -> int:
     per_class = vcs // 2
     mclass = getattr(mclass, "value", mclass)
     return int(mclass) * per_class + (dst[0] + dst[1]) % per_class
+
+
+def router_csr_writes(entries, *, use_table: bool = True) -> list[tuple[int, int]]:
+    """The ``(addr, value)`` pairs of the CONTROL packets that load a router's table (``entries``: its
+    :class:`Port` codes by destination node, as ``RouteTables.entries`` gives them) and then, if
+    ``use_table``, switch it to table routing."""
+    out = [(ROUTER_CSR_TABLE + 4 * k, int(getattr(e, "value", e))) for k, e in enumerate(entries)]
+    if use_table:
+        out.append((ROUTER_CSR_CTRL, 1))
+    return out

@@ -10,6 +10,9 @@ The network promises four things, and this model states them:
 3. **Order.** Packets of one flow, (source, destination, message class), are delivered in the order
    they were injected. Different flows may interleave in any order.
 4. **Progress.** Given time, every admitted packet is delivered (the tables are deadlock-free).
+5. **Router registers.** An admitted CONTROL packet (request class) addressed to its destination
+   router's registers (``addr >= ROUTER_CSR_BASE``, :mod:`tatami.hw.noc.ports`) is consumed by that
+   router, not delivered: it is listed in :attr:`NetworkModel.router_writes` instead.
 
 Flows are identified by the header's ``src_x``/``src_y`` fields, which must name the node that
 injects the packet (traffic generators and DMA engines write their own coordinates).
@@ -27,11 +30,11 @@ from dataclasses import dataclass, field
 
 from tatami.config import TatamiConfig
 from tatami.hw.formats import MsgClass, PacketKind, head_flit, header_codec, split_head_flit
-from tatami.hw.noc.ports import DropReason, Port
+from tatami.hw.noc.ports import ROUTER_CSR_BASE, DropReason, Port
 
 from .routes import RouteError, RouteTables, compile_routes
 
-__all__ = ["DropReason", "NetworkModel", "Packet", "Scoreboard", "admission_check"]
+__all__ = ["DropReason", "NetworkModel", "Packet", "Scoreboard", "admission_check", "is_router_write"]
 
 Node = tuple[int, int]
 
@@ -113,6 +116,14 @@ def admission_check(cfg: TatamiConfig, tables: RouteTables, packet: Packet) -> D
     return None
 
 
+def is_router_write(packet: Packet) -> bool:
+    """An (admitted) packet that its destination router consumes as a register write."""
+    h = packet.header
+    return (
+        h["kind"] is PacketKind.CONTROL and packet.mclass is MsgClass.REQUEST and h["addr"] >= ROUTER_CSR_BASE
+    )
+
+
 class NetworkModel:
     """What the network must do with a list of injected packets.
 
@@ -138,6 +149,9 @@ class NetworkModel:
         self.drops: Counter = Counter()
         #: Every dropped packet with its reason, in injection order.
         self.dropped: list[tuple[Packet, DropReason]] = []
+        #: Admitted register writes to routers (consumed by the destination router), in order.
+        self.router_writes: list[Packet] = []
+        #: Admitted packets to be delivered (router register writes not included).
         self.admitted = 0
 
     def inject(self, packet: Packet) -> DropReason | None:
@@ -149,6 +163,9 @@ class NetworkModel:
             self.drops[(packet.src, reason)] += 1
             self.dropped.append((packet, reason))
             return reason
+        if is_router_write(packet):
+            self.router_writes.append(packet)
+            return None
         self.flows.setdefault(packet.flow, []).append(packet)
         self.admitted += 1
         return None

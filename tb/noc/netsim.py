@@ -30,6 +30,7 @@ class RunResult:
     latencies: list[tuple[Packet, int]] = field(default_factory=list)  # (packet, creation -> tail out)
     drops: dict = field(default_factory=dict)  # node -> list of counters
     drop_flags: dict = field(default_factory=dict)  # node -> int
+    misroutes: dict = field(default_factory=dict)  # node -> int
     max_link_flits: int = 0
 
 
@@ -133,6 +134,7 @@ def run_mesh(
         for k in range(nodes):
             result.drops[k] = [ctx.get(dut.drops[k][r]) for r in range(dut.drops[k].shape().length)]
             result.drop_flags[k] = ctx.get(dut.drop_flags[k])
+            result.misroutes[k] = ctx.get(dut.misroutes[k])
 
     sim.add_testbench(bench)
     sim.run()

@@ -1,0 +1,312 @@
+"""Synthesizable traffic checker for one node: what arrived, intact, in order, and how late.
+
+The checker takes every flit its router ejects (it never stalls: it returns each flit's credit the
+next cycle, like BookSim's ejection), reassembles packets per VC, and checks each TRAFFIC packet
+against what its generator must have sent (:mod:`tatami.hw.noc.traffic`): kind, destination,
+length and framing, the header's check field over (sequence number, stamp, source, tag) and every
+body lane. A packet failing any check is **corrupted**. Intact packets go through a per-flow
+(source, class) sequence table: each entry holds the next expected sequence number ``e`` and a
+16-bit window of which of ``e-1 .. e-16`` arrived.
+
+* ``s == e``: in order. ``s > e``: early; ``s - e`` sequence numbers become **holes**.
+* ``s < e``: if the window says ``s`` already arrived, **duplicated**; otherwise **misordered**
+  (it arrived after a later packet of its flow) and fills a hole.
+
+After a flush, ``holes`` counts the packets lost before the last packet of their flow that arrived;
+the tester's totals give the rest (sent minus received). Measured packets (header ``tag`` bit 0) that
+arrive intact add their latency ``now - stamp`` (creation to tail ejection) to a sum, maximum and
+count, overall and per Manhattan distance (a small table read through ``dist_addr``).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from tatami.config import COORD_BITS, HEADER_BITS, TatamiConfig
+from tatami.hw.formats import Header, PacketKind
+
+from .router import LinkSignature
+from .traffic import hw_body_word, hw_check_field
+
+__all__ = ["WINDOW", "TrafficChecker"]
+
+#: Sequence numbers below the expected one whose arrival the checker remembers (duplicate detection).
+WINDOW = 16
+
+
+class TrafficChecker(wiring.Component):
+    """One node's traffic sink and checker (see the module docstring). Identical at every node.
+
+    Parameters
+    ----------
+    cfg : TatamiConfig
+
+    Attributes
+    ----------
+    x, y : In(6)
+        This node's coordinates.
+    link : In(LinkSignature(cfg))
+        From the router's local output; credits go back registered.
+    now : In(32)
+        The cycle counter (the generators' stamps).
+    clear : In(1)
+        While high: counters zeroed, tables cleared one entry a cycle (``2 * nodes`` cycles).
+    window : In(1)
+        The measurement phase: ejected flits count in ``win_flits``.
+    packet_flits : In(range(max_packet_flits + 1))
+        The packet length every generator uses.
+    received, flits, corrupted, duplicated, misordered, holes, lat_count, lat_max, win_flits,
+    measured_received : Out(32)
+        Counters (:class:`~tatami.hw.noc.tester_regs.Counter`); ``holes`` is signed.
+    lat_sum : Out(64)
+    ejected : Out(1)
+        A flit arrived this cycle.
+    dist_addr : In(range(width + height - 1)), dist_sum : Out(32), dist_count : Out(32)
+        Latency sum and count of the measured packets that travelled distance ``dist_addr``.
+    """
+
+    def __init__(self, cfg: TatamiConfig):
+        if not isinstance(cfg, TatamiConfig):
+            raise TypeError(f"TrafficChecker needs a TatamiConfig, not {cfg!r}")
+        self.cfg = cfg
+        mesh = cfg.mesh
+        self.distances = mesh.width + mesh.height - 1
+        members = {
+            "x": In(COORD_BITS),
+            "y": In(COORD_BITS),
+            "link": In(LinkSignature(cfg)),
+            "now": In(32),
+            "clear": In(1),
+            "window": In(1),
+            "packet_flits": In(range(cfg.noc.max_packet_flits + 1)),
+            "lat_sum": Out(64),
+            "ejected": Out(1),
+            "dist_addr": In(range(self.distances)),
+            "dist_sum": Out(32),
+            "dist_count": Out(32),
+        }
+        for name in (
+            "received",
+            "flits",
+            "corrupted",
+            "duplicated",
+            "misordered",
+            "holes",
+            "lat_count",
+            "lat_max",
+            "win_flits",
+            "measured_received",
+        ):
+            members[name] = Out(32)
+        super().__init__(members)
+
+    def __repr__(self):  # a deterministic name for hier.shared
+        return f"TrafficChecker({self.cfg.digest()})"
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        mesh, noc = cfg.mesh, cfg.noc
+        w, h = mesh.width, mesh.height
+        vcs = noc.vcs
+        link = self.link
+        flit = link.flit
+
+        # Credits back, registered: the checker consumes every flit at once.
+        m.d.sync += link.credit.eq(Mux(link.valid, 1 << flit.vc, 0))
+        m.d.comb += self.ejected.eq(link.valid)
+
+        # ----- per-VC reassembly state -------------------------------------------------------------
+        state_layout = data.StructLayout(
+            {
+                "active": 1,
+                "bad": 1,
+                "src_x": COORD_BITS,
+                "src_y": COORD_BITS,
+                "mclass": 1,
+                "mark": 1,
+                "seq": 32,
+                "stamp": 32,
+                "idx": range(noc.max_packet_flits + 1),
+            }
+        )
+        states = Array(Signal(state_layout, name=f"vc{v}") for v in range(vcs))
+        st = states[flit.vc]
+
+        hdr = data.View(Header, flit.data[:HEADER_BITS])
+        h_seq = flit.data[HEADER_BITS : HEADER_BITS + 32]
+        h_stamp = flit.data[HEADER_BITS + 32 : HEADER_BITS + 64]
+        length = Signal(range(noc.max_packet_flits))
+        m.d.comb += length.eq(self.packet_flits - 1)
+
+        # The packet this flit belongs to.
+        p_src_x, p_src_y = Signal(COORD_BITS), Signal(COORD_BITS)
+        p_mclass, p_mark = Signal(), Signal()
+        p_seq, p_stamp = Signal(32), Signal(32)
+        idx = Signal(range(noc.max_packet_flits + 1))
+        bad_before = Signal()
+        flit_bad = Signal()
+        stray = Signal()  # a body flit with no packet open on its VC
+        cut = Signal()  # a head flit while a packet is open on its VC
+        expected_body = Signal(noc.flit_bits)
+        with m.If(flit.head):
+            m.d.comb += [
+                p_src_x.eq(hdr.src_x),
+                p_src_y.eq(hdr.src_y),
+                p_mclass.eq(hdr.mclass.as_value()),
+                p_mark.eq(hdr.tag[0]),
+                p_seq.eq(h_seq),
+                p_stamp.eq(h_stamp),
+                idx.eq(0),
+                cut.eq(st.active),
+                flit_bad.eq(
+                    (hdr.kind != PacketKind.TRAFFIC)
+                    | (hdr.dst_x != self.x)
+                    | (hdr.dst_y != self.y)
+                    | (hdr.src_x >= w)
+                    | (hdr.src_y >= h)
+                    | (hdr.length != length)
+                    | (hdr.addr != hw_check_field(h_seq, h_stamp, hdr.src_x, hdr.src_y, hdr.tag))
+                    | (flit.data[HEADER_BITS + 64 :] != 0 if noc.flit_bits > HEADER_BITS + 64 else 0)
+                ),
+            ]
+        with m.Else():
+            m.d.comb += [
+                p_src_x.eq(st.src_x),
+                p_src_y.eq(st.src_y),
+                p_mclass.eq(st.mclass),
+                p_mark.eq(st.mark),
+                p_seq.eq(st.seq),
+                p_stamp.eq(st.stamp),
+                idx.eq(st.idx),
+                bad_before.eq(st.bad),
+                stray.eq(~st.active),
+                expected_body.eq(hw_body_word(st.seq, st.src_x, st.src_y, st.idx, noc.flit_bits)),
+                flit_bad.eq(flit.data != expected_body),
+            ]
+        framing_bad = Signal()
+        m.d.comb += framing_bad.eq(flit.tail != (idx == length))
+        bad = Signal()
+        m.d.comb += bad.eq(bad_before | flit_bad | framing_bad)
+
+        arrive = Signal()  # a flit of an open (or opening) packet
+        finish = Signal()  # its tail
+        m.d.comb += [arrive.eq(link.valid & ~stray), finish.eq(arrive & flit.tail)]
+        with m.If(arrive):
+            with m.If(flit.tail):
+                m.d.sync += st.active.eq(0)
+            with m.Else():
+                m.d.sync += [st.active.eq(1), st.bad.eq(bad), st.idx.eq(idx + 1)]
+                with m.If(flit.head):
+                    m.d.sync += [
+                        st.src_x.eq(p_src_x),
+                        st.src_y.eq(p_src_y),
+                        st.mclass.eq(p_mclass),
+                        st.mark.eq(p_mark),
+                        st.seq.eq(p_seq),
+                        st.stamp.eq(p_stamp),
+                    ]
+
+        # ----- sequence table ------------------------------------------------------------------------
+        flows = 2 * w * h
+        entry_layout = data.StructLayout({"expect": 32, "seen": WINDOW})
+        m.submodules.seq_table = seqs = Memory(shape=entry_layout, depth=flows, init=[])
+        rd = seqs.read_port(domain="comb")
+        wr = seqs.write_port()
+        m.d.comb += rd.addr.eq(Cat(p_mclass, p_src_y * w + p_src_x))
+        e, seen = rd.data.expect, rd.data.seen
+        d = Signal(32)
+        k = Signal(32)
+        m.d.comb += [d.eq(p_seq - e), k.eq(~d)]  # k = e - 1 - s
+        late = d[31]
+        k_small = Signal()
+        m.d.comb += k_small.eq(k < WINDOW)
+        dup = Signal()
+        m.d.comb += dup.eq(late & k_small & seen.bit_select(k[:4], 1))
+        shift = Signal(range(WINDOW + 1))
+        m.d.comb += shift.eq(Mux(d < WINDOW, d + 1, WINDOW))
+
+        good = Signal()
+        m.d.comb += good.eq(finish & ~bad)
+        with m.If(good):
+            m.d.comb += [wr.addr.eq(rd.addr), wr.en.eq(1)]
+            with m.If(~late):
+                m.d.comb += [wr.data.expect.eq(p_seq + 1), wr.data.seen.eq((seen << shift) | 1)]
+                m.d.sync += self.holes.eq(self.holes + d)
+            with m.Else():
+                m.d.comb += wr.data.expect.eq(e)
+                with m.If(dup):
+                    m.d.comb += wr.data.seen.eq(seen)
+                    m.d.sync += self.duplicated.eq(self.duplicated + 1)
+                with m.Else():
+                    m.d.comb += wr.data.seen.eq(seen | Mux(k_small, 1 << k[:4], 0))
+                    m.d.sync += [self.misordered.eq(self.misordered + 1), self.holes.eq(self.holes - 1)]
+
+        # ----- counters and latency -----------------------------------------------------------------
+        with m.If(link.valid):
+            m.d.sync += self.flits.eq(self.flits + 1)
+            with m.If(self.window):
+                m.d.sync += self.win_flits.eq(self.win_flits + 1)
+        with m.If(finish):
+            m.d.sync += self.received.eq(self.received + 1)
+            with m.If(p_mark):
+                m.d.sync += self.measured_received.eq(self.measured_received + 1)
+        m.d.sync += self.corrupted.eq(
+            self.corrupted + (finish & bad) + (link.valid & stray) + (link.valid & flit.head & cut)
+        )
+
+        latency = Signal(32)
+        m.d.comb += latency.eq(self.now - p_stamp)
+        dx = Mux(p_src_x > self.x, p_src_x - self.x, self.x - p_src_x)
+        dy = Mux(p_src_y > self.y, p_src_y - self.y, self.y - p_src_y)
+        dist = Signal(range(self.distances))
+        m.d.comb += dist.eq(dx + dy)
+        dist_layout = data.StructLayout({"sum": 32, "count": 32})
+        m.submodules.dist_table = dists = Memory(shape=dist_layout, depth=self.distances, init=[])
+        drd = dists.read_port(domain="comb")
+        dwr = dists.write_port()
+        out_rd = dists.read_port(domain="comb")
+        m.d.comb += [
+            drd.addr.eq(dist),
+            out_rd.addr.eq(self.dist_addr),
+            self.dist_sum.eq(out_rd.data.sum),
+            self.dist_count.eq(out_rd.data.count),
+        ]
+        with m.If(good & ~dup & p_mark):
+            m.d.sync += [
+                self.lat_count.eq(self.lat_count + 1),
+                self.lat_sum.eq(self.lat_sum + latency),
+                self.lat_max.eq(Mux(latency > self.lat_max, latency, self.lat_max)),
+            ]
+            m.d.comb += [
+                dwr.addr.eq(dist),
+                dwr.data.sum.eq(drd.data.sum + latency),
+                dwr.data.count.eq(drd.data.count + 1),
+                dwr.en.eq(1),
+            ]
+
+        # ----- clear -------------------------------------------------------------------------------
+        clear_addr = Signal(range(max(flows, self.distances)))
+        with m.If(self.clear):
+            m.d.sync += clear_addr.eq(Mux(clear_addr == flows - 1, 0, clear_addr + 1))
+            m.d.comb += [wr.addr.eq(clear_addr), wr.data.eq(0), wr.en.eq(1)]
+            m.d.comb += [dwr.addr.eq(clear_addr), dwr.data.eq(0), dwr.en.eq(clear_addr < self.distances)]
+            counters = [
+                self.received,
+                self.flits,
+                self.corrupted,
+                self.duplicated,
+                self.misordered,
+                self.holes,
+                self.lat_count,
+                self.lat_max,
+                self.win_flits,
+                self.measured_received,
+                self.lat_sum,
+            ]
+            m.d.sync += [c.eq(0) for c in counters]
+            m.d.sync += [s.active.eq(0) for s in states]
+        return m

@@ -1,0 +1,414 @@
+"""The network tester: the mesh, a traffic generator and checker at every live node, and a register
+bus to run BookSim-style measurements without a host in the per-cycle loop.
+
+A run (CTRL.START) goes through the phases of :class:`~tatami.hw.noc.tester_regs.Phase`:
+
+CLEAR (``2 * nodes`` cycles)
+    counters and sequence tables cleared, seeds loaded, the cycle counter restarted at 0;
+WARMUP (WARMUP cycles)
+    packets created, not measured;
+MEASURE (MEASURE cycles)
+    packets created are measured (their latency is recorded when they arrive); flits ejected are
+    counted (accepted rate);
+DRAIN
+    creation continues until every measured packet has arrived, or DRAIN_LIMIT cycles
+    (STATUS.DRAIN_TIMEOUT: the offered load is above saturation);
+FLUSH
+    creation stops; until every sent packet has arrived or was dropped at admission
+    (``SENT == RECEIVED - DUPLICATED + DROPS`` summed over the nodes) and every source queue is empty,
+    or DRAIN_LIMIT cycles (STATUS.FLUSH_TIMEOUT);
+IDLE
+    STATUS.DONE; the counters hold the run's figures.
+
+The register map, and the bus protocol, are in :mod:`tatami.hw.noc.tester_regs`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from tatami.config import TatamiConfig
+from tatami.hw.common import hier
+
+from .checker import TrafficChecker
+from .mesh import Mesh
+from .ports import node_index
+from .tester_regs import (
+    ADDR_BITS,
+    DIST_BASE,
+    NODE_BASE,
+    NODE_STRIDE,
+    TESTER_ID,
+    TOTAL_BASE,
+    Classes,
+    Counter,
+    Ctrl,
+    FaultKind,
+    Pattern,
+    Phase,
+    Reg,
+    Status,
+    check_geometry,
+)
+from .traffic import TrafficGenerator, node_seed
+
+__all__ = ["NocTester", "clear_cycles"]
+
+_GEN_COUNTERS = {
+    Counter.CREATED: "created",
+    Counter.OVERFLOW: "overflow",
+    Counter.SENT: "sent",
+    Counter.FLITS_SENT: "flits_sent",
+    Counter.MEASURED_CREATED: "measured_created",
+}
+_CHK_COUNTERS = {
+    Counter.RECEIVED: "received",
+    Counter.FLITS_RECEIVED: "flits",
+    Counter.CORRUPTED: "corrupted",
+    Counter.DUPLICATED: "duplicated",
+    Counter.MISORDERED: "misordered",
+    Counter.HOLES: "holes",
+    Counter.LAT_COUNT: "lat_count",
+    Counter.LAT_MAX: "lat_max",
+    Counter.WIN_FLITS: "win_flits",
+    Counter.MEASURED_RECEIVED: "measured_received",
+}
+
+
+def clear_cycles(cfg: TatamiConfig) -> int:
+    """Cycles of the CLEAR phase; the first WARMUP cycle has cycle count (and stamp) this value."""
+    return 2 * cfg.mesh.nodes
+
+
+def _tree(values, op):
+    values = list(values)
+    if not values:
+        return Const(0, 32)
+    while len(values) > 1:
+        values = [
+            op(values[i], values[i + 1]) if i + 1 < len(values) else values[i]
+            for i in range(0, len(values), 2)
+        ]
+    return values[0]
+
+
+class NocTester(wiring.Component):
+    """Mesh + per-node traffic generators and checkers + control/status registers.
+
+    Parameters
+    ----------
+    cfg : TatamiConfig
+        The network under test (dead nodes get no generator or checker).
+    queue_depth : int
+        Source-queue entries per generator.
+
+    Attributes
+    ----------
+    addr : In(24)
+        Register address (words), :mod:`~tatami.hw.noc.tester_regs`.
+    wdata : In(32), we : In(1)
+        Write ``wdata`` to ``addr`` on a rising edge with ``we`` high.
+    rdata : Out(32)
+        The register at the previous cycle's ``addr`` (registered, one cycle read latency).
+    done : Out(1)
+        STATUS.DONE, for a testbench to wait on without polling the bus.
+    """
+
+    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64):
+        if not isinstance(cfg, TatamiConfig):
+            raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
+        check_geometry(cfg.mesh.width, cfg.mesh.height)
+        self.mesh = Mesh(cfg)  # validates the config for the network
+        self.cfg, self.queue_depth = cfg, queue_depth
+        if not isinstance(queue_depth, int) or queue_depth < 2:
+            raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
+        super().__init__(
+            {
+                "addr": In(ADDR_BITS),
+                "wdata": In(32),
+                "we": In(1),
+                "rdata": Out(32),
+                "done": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        mesh_cfg, noc = cfg.mesh, cfg.noc
+        w, h = mesh_cfg.width, mesh_cfg.height
+        nodes = mesh_cfg.nodes
+        table_mode = noc.routing == "table"
+        m.submodules.mesh = mesh = self.mesh
+
+        # ----- control registers ---------------------------------------------------------------
+        rate = Signal(17)
+        pattern = Signal(Pattern)
+        packet_flits = Signal(range(noc.max_packet_flits + 1), init=1)
+        classes = Signal(Classes, init=Classes.BOTH)
+        hotspot = Signal(range(nodes))
+        seed = Signal(32, init=1)
+        warmup = Signal(32, init=1000)
+        measure = Signal(32, init=1000)
+        drain_limit = Signal(32, init=100_000)
+        watchdog = Signal(32, init=10_000)
+        use_table = Signal()
+        start = Signal()
+        stop = Signal()
+        table_we = Signal()
+        fault_arm = Signal()
+        xy = data.StructLayout({"x": 6, "y": 6})
+        live_init = mesh_cfg.live_nodes()
+        live_list = Signal(
+            data.ArrayLayout(xy, nodes),
+            init=[{"x": x, "y": y} for x, y in live_init] + [{"x": 0, "y": 0}] * (nodes - len(live_init)),
+        )
+        live_count = Signal(range(nodes + 1), init=len(live_init))
+        live_mask = Signal(nodes, init=sum(1 << node_index(x, y, w) for x, y in live_init))
+
+        phase = Signal(Phase)
+        timer = Signal(32)
+        cycle = Signal(64)
+        status = Signal(16)
+        drain_cycles = Signal(32)
+        flush_cycles = Signal(32)
+        stall = Signal(32)
+        max_stall = Signal(32)
+
+        writable = {
+            Reg.RATE: rate,
+            Reg.PATTERN: pattern,
+            Reg.PACKET_FLITS: packet_flits,
+            Reg.CLASSES: classes,
+            Reg.HOTSPOT: hotspot,
+            Reg.SEED: seed,
+            Reg.WARMUP: warmup,
+            Reg.MEASURE: measure,
+            Reg.DRAIN_LIMIT: drain_limit,
+            Reg.WATCHDOG: watchdog,
+            Reg.LIVE_COUNT: live_count,
+        }
+        with m.If(self.we), m.Switch(self.addr):
+            for reg, sig in writable.items():
+                with m.Case(reg):
+                    m.d.sync += sig.eq(self.wdata)
+            with m.Case(Reg.CTRL):
+                m.d.comb += [start.eq(self.wdata[0]), stop.eq(self.wdata[1])]
+                m.d.sync += use_table.eq(self.wdata[2])
+            with m.Case(Reg.TABLE_WRITE):
+                m.d.comb += table_we.eq(1)
+            with m.Case(Reg.FAULT):
+                m.d.comb += fault_arm.eq(1)
+            with m.Case(Reg.LIVE_ENTRY):
+                for i in range(nodes):
+                    with m.If(self.wdata[:12] == i):
+                        m.d.sync += [
+                            live_list[i].x.eq(self.wdata[12:18]),
+                            live_list[i].y.eq(self.wdata[18:24]),
+                        ]
+            with m.Case(Reg.NODE_ALIVE):
+                for i in range(nodes):
+                    with m.If(self.wdata[:12] == i):
+                        m.d.sync += live_mask[i].eq(self.wdata[12])
+        if table_mode:
+            m.d.comb += [
+                mesh.use_table.eq(use_table),
+                mesh.table_we.eq(table_we),
+                mesh.table_router.eq(self.wdata[:12]),
+                mesh.table_addr.eq(self.wdata[12:24]),
+                mesh.table_data.eq(self.wdata[24:27]),
+            ]
+
+        # ----- generators and checkers -------------------------------------------------------------
+        clearing = Signal()
+        creating = Signal()
+        marking = Signal()
+        m.d.comb += [
+            clearing.eq(phase == Phase.CLEAR),
+            creating.eq((phase == Phase.WARMUP) | (phase == Phase.MEASURE) | (phase == Phase.DRAIN)),
+            marking.eq(phase == Phase.MEASURE),
+        ]
+        gens, chks = {}, {}
+        dist_index = Signal(range(w + h - 1))
+        for x, y in mesh_cfg.live_nodes():
+            k = node_index(x, y, w)
+            g = hier.shared(TrafficGenerator, cfg, queue_depth=self.queue_depth)
+            c = hier.shared(TrafficChecker, cfg)
+            m.submodules[f"gen_{x}_{y}"] = g
+            m.submodules[f"chk_{x}_{y}"] = c
+            gens[k], chks[k] = g, c
+            wiring.connect(m, g.link, mesh.inject[k])
+            wiring.connect(m, mesh.eject[k], c.link)
+            m.d.comb += [
+                g.x.eq(x),
+                g.y.eq(y),
+                g.now.eq(cycle[:32]),
+                g.seed.eq(Cat(seed, seed) ^ (node_seed(0, k))),
+                g.load.eq(start),
+                g.clear.eq(clearing),
+                g.create.eq(creating),
+                g.mark.eq(marking),
+                g.threshold.eq(rate),
+                g.pattern.eq(pattern),
+                g.packet_flits.eq(packet_flits),
+                g.classes.eq(classes),
+                g.hotspot_x.eq(hotspot % w),
+                g.hotspot_y.eq(hotspot // w),
+                g.fault.eq(self.wdata[12:15]),
+                g.fault_arm.eq(fault_arm & (self.wdata[:12] == k)),
+                g.enable.eq(live_mask[k]),
+                g.live_count.eq(live_count),
+                g.live_list.eq(live_list),
+                g.live_mask.eq(live_mask),
+                c.x.eq(x),
+                c.y.eq(y),
+                c.now.eq(cycle[:32]),
+                c.clear.eq(clearing),
+                c.window.eq(marking),
+                c.packet_flits.eq(packet_flits),
+                c.dist_addr.eq(dist_index),
+            ]
+
+        # Per-node counter values (dead nodes read 0), and their totals.
+        def drops_of(k):
+            return _tree([mesh.drops[k][r] for r in range(len(mesh.drops[k]))], lambda a, b: a + b)
+
+        per_node = {}
+        for k in range(nodes):
+            vals = {}
+            if k in gens:
+                for cnt, name in _GEN_COUNTERS.items():
+                    vals[cnt] = getattr(gens[k], name)
+                for cnt, name in _CHK_COUNTERS.items():
+                    vals[cnt] = getattr(chks[k], name)
+                vals[Counter.LAT_SUM_LO] = chks[k].lat_sum[:32]
+                vals[Counter.LAT_SUM_HI] = chks[k].lat_sum[32:]
+            vals[Counter.DROPS] = drops_of(k)
+            per_node[k] = vals
+        totals = {}
+        for cnt in Counter:
+            if cnt in (Counter.LAT_SUM_LO, Counter.LAT_SUM_HI):
+                continue
+            items = [per_node[k][cnt] for k in range(nodes) if cnt in per_node[k]]
+            if cnt == Counter.LAT_MAX:
+                t = _tree(items, lambda a, b: Mux(a > b, a, b))
+            else:
+                t = _tree(items, lambda a, b: (a + b)[:32])
+            sig = Signal(32, name=f"total_{cnt.name.lower()}")
+            m.d.comb += sig.eq(t)
+            totals[cnt] = sig
+        lat_sum_total = Signal(64)
+        m.d.comb += lat_sum_total.eq(_tree([c.lat_sum for c in chks.values()], lambda a, b: (a + b)[:64]))
+        totals[Counter.LAT_SUM_LO] = lat_sum_total[:32]
+        totals[Counter.LAT_SUM_HI] = lat_sum_total[32:]
+
+        all_idle = Signal()
+        m.d.comb += all_idle.eq(Cat(*[g.idle for g in gens.values()]).all())
+        outstanding = Signal(32)
+        m.d.comb += outstanding.eq(
+            totals[Counter.SENT]
+            - totals[Counter.RECEIVED]
+            + totals[Counter.DUPLICATED]
+            - totals[Counter.DROPS]
+        )
+        any_eject = Signal()
+        m.d.comb += any_eject.eq(Cat(*[c.ejected for c in chks.values()]).any())
+        overflow_any = Signal()
+        m.d.comb += overflow_any.eq(totals[Counter.OVERFLOW] != 0)
+        dropped_any = Signal()
+        m.d.comb += dropped_any.eq(Cat(*[mesh.drop_flags[k] for k in range(nodes)]).any())
+
+        # ----- phases --------------------------------------------------------------------------------
+        m.d.sync += cycle.eq(cycle + 1)
+        with m.Switch(phase):
+            with m.Case(Phase.IDLE), m.If(start):
+                m.d.sync += [phase.eq(Phase.CLEAR), timer.eq(0), cycle.eq(0), status.eq(0)]
+                m.d.sync += [drain_cycles.eq(0), flush_cycles.eq(0), max_stall.eq(0)]
+            with m.Case(Phase.CLEAR):
+                m.d.sync += timer.eq(timer + 1)
+                with m.If(timer == clear_cycles(cfg) - 1):
+                    m.d.sync += [phase.eq(Phase.WARMUP), timer.eq(0)]
+            with m.Case(Phase.WARMUP):
+                m.d.sync += timer.eq(timer + 1)
+                with m.If(timer + 1 >= warmup):
+                    m.d.sync += [phase.eq(Phase.MEASURE), timer.eq(0)]
+            with m.Case(Phase.MEASURE):
+                m.d.sync += timer.eq(timer + 1)
+                with m.If(timer + 1 >= measure):
+                    m.d.sync += [phase.eq(Phase.DRAIN), timer.eq(0)]
+            with m.Case(Phase.DRAIN):
+                m.d.sync += [timer.eq(timer + 1), drain_cycles.eq(timer + 1)]
+                with m.If(totals[Counter.MEASURED_RECEIVED] == totals[Counter.MEASURED_CREATED]):
+                    m.d.sync += [phase.eq(Phase.FLUSH), timer.eq(0)]
+                with m.Elif(timer + 1 >= drain_limit):
+                    m.d.sync += [phase.eq(Phase.FLUSH), timer.eq(0), status[5].eq(1)]
+            with m.Case(Phase.FLUSH):
+                m.d.sync += [timer.eq(timer + 1), flush_cycles.eq(timer + 1)]
+                with m.If(all_idle & (outstanding == 0)):
+                    m.d.sync += [phase.eq(Phase.IDLE), status[4].eq(1)]
+                with m.Elif(timer + 1 >= drain_limit):
+                    m.d.sync += [phase.eq(Phase.IDLE), status[4].eq(1), status[6].eq(1)]
+        with m.If(stop & (phase != Phase.IDLE) & (phase != Phase.CLEAR) & (phase != Phase.FLUSH)):
+            m.d.sync += [phase.eq(Phase.FLUSH), timer.eq(0)]
+
+        running = phase != Phase.IDLE
+        with m.If(running & (outstanding != 0) & ~any_eject):
+            m.d.sync += stall.eq(stall + 1)
+            with m.If(stall + 1 > max_stall):
+                m.d.sync += max_stall.eq(stall + 1)
+            with m.If(stall + 1 >= watchdog):
+                m.d.sync += status[9].eq(1)
+        with m.Else():
+            m.d.sync += stall.eq(0)
+        with m.If(running & overflow_any):
+            m.d.sync += status[7].eq(1)
+        with m.If(dropped_any):
+            m.d.sync += status[8].eq(1)
+        m.d.comb += self.done.eq(status[4])
+        assert Status.DONE == 1 << 4 and Status.STALLED == 1 << 9 and Status.DRAIN_TIMEOUT == 1 << 5
+        assert Status.FLUSH_TIMEOUT == 1 << 6 and Status.OVERFLOW == 1 << 7 and Status.DROPPED == 1 << 8
+        assert Ctrl.START == 1 and Ctrl.STOP == 2 and Ctrl.USE_TABLE == 4
+        assert FaultKind.REORDER.value < 8
+
+        # ----- read mux --------------------------------------------------------------------------------
+        readable = {
+            Reg.ID: Const(TESTER_ID, 32),
+            Reg.GEOMETRY: Const(w | h << 8 | noc.vcs << 16 | noc.vc_depth << 24, 32),
+            Reg.CTRL: use_table << 2,
+            Reg.STATUS: status | phase.as_value(),
+            Reg.CYCLE_LO: cycle[:32],
+            Reg.CYCLE_HI: cycle[32:],
+            Reg.DRAIN_CYCLES: drain_cycles,
+            Reg.FLUSH_CYCLES: flush_cycles,
+            Reg.MAX_STALL: max_stall,
+            **{reg: sig.as_value() if hasattr(sig, "as_value") else sig for reg, sig in writable.items()},
+        }
+        rdata = Signal(32)
+        stride_bits = NODE_STRIDE.bit_length() - 1
+        node_sel = Signal(ADDR_BITS)
+        offset = Signal(stride_bits)
+        m.d.comb += [
+            node_sel.eq((self.addr - NODE_BASE) >> stride_bits),
+            offset.eq(self.addr[:stride_bits]),
+            dist_index.eq((offset - DIST_BASE) >> 1),
+        ]
+        with m.If(self.addr < NODE_BASE), m.Switch(self.addr):
+            for reg, value in readable.items():
+                with m.Case(reg):
+                    m.d.comb += rdata.eq(value)
+            for cnt, value in totals.items():
+                with m.Case(TOTAL_BASE + cnt):
+                    m.d.comb += rdata.eq(value)
+        with m.Elif(self.addr < NODE_BASE + nodes * NODE_STRIDE), m.Switch(node_sel):
+            for k in range(nodes):
+                with m.Case(k), m.Switch(offset):
+                    for cnt, value in per_node[k].items():
+                        with m.Case(cnt):
+                            m.d.comb += rdata.eq(value)
+                    if k in chks:
+                        with m.Default(), m.If(offset >= DIST_BASE):
+                            m.d.comb += rdata.eq(Mux(offset[0], chks[k].dist_count, chks[k].dist_sum))
+        m.d.sync += self.rdata.eq(rdata)
+        return m

@@ -1,0 +1,414 @@
+"""Synthesizable traffic generator for one node: BookSim's patterns and Bernoulli injection.
+
+Every cycle that creation is enabled, the node's 64-bit LFSR (:class:`~tatami.hw.common.lfsr.LFSR`,
+64 fresh bits per cycle) gives one random word ``v``: a packet is created when ``v[0:16] < threshold``
+(probability ``threshold / 65536``); its destination follows the pattern (BookSim's definitions, see
+:mod:`tatami.sim.noc.traffic`; uniform picks live node number ``(v[16:32] * live) >> 16`` of the
+mesh's live nodes in node order, a run-time table); its class is ``v[32]`` when both classes are
+used. A destination that is dead (or, for transpose on a non-square mesh, outside the mesh)
+creates nothing. The same choices are made by
+:class:`tatami.sim.noc.generator_model.GeneratorModel`, so a run's packet set is predictable.
+
+Created packets wait in a source queue (``queue_depth`` entries; a packet created while it is full is
+counted in ``overflow`` and not created), so latency counts from creation (BookSim's
+``include_queuing``). When the queue is empty a packet is sent in its creation cycle. Packets carry
+a per-flow (destination, class) sequence number and the creation cycle in the immediate
+(:data:`~tatami.hw.formats.TrafficImmediate`), a check field in the header's ``addr`` and a body
+derived from (source, sequence number) (:func:`check_field`, :func:`body_lane`), so the checker
+detects corruption without a copy. Injection honours the router's credits, one flit per cycle.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from tatami.config import COORD_BITS, TatamiConfig
+from tatami.hw.common.lfsr import LFSR
+from tatami.hw.formats import HEADER_BITS, Header, PacketKind
+
+from .router import LinkSignature
+from .tester_regs import Classes, FaultKind, Pattern
+
+__all__ = [
+    "LFSR_STEP",
+    "LFSR_WIDTH",
+    "NODE_SALT",
+    "TrafficGenerator",
+    "body_lane",
+    "body_word",
+    "check_field",
+    "node_seed",
+]
+
+LFSR_WIDTH = 64
+LFSR_STEP = 64
+#: Mixed into each node's seed: ``node_seed``.
+NODE_SALT = 0x9E37_79B9_7F4A_7C15
+_M64 = (1 << 64) - 1
+_XY = data.StructLayout({"x": COORD_BITS, "y": COORD_BITS})
+
+
+def node_seed(seed: int, node: int) -> int:
+    """The LFSR seed of node ``node`` for the tester's 32-bit SEED register."""
+    seed &= 0xFFFF_FFFF
+    return ((seed << 32) | seed) ^ (((node + 1) * NODE_SALT) & _M64)
+
+
+def _fold24(v):
+    return (v & 0xFF_FFFF) ^ (v >> 24)
+
+
+def check_field(seq: int, stamp: int, src_x: int, src_y: int, tag: int) -> int:
+    """The 24-bit check a TRAFFIC head flit carries in ``addr`` (Python form of the RTL's)."""
+    s = _fold24(stamp)
+    return _fold24(seq) ^ (((s << 12) | (s >> 12)) & 0xFF_FFFF) ^ (src_x | src_y << 6 | tag << 12)
+
+
+def body_lane(seq: int, src_x: int, src_y: int, index: int, lane: int) -> int:
+    """32-bit lane ``lane`` of body flit ``index`` (1 = first body flit) of a TRAFFIC packet."""
+    r = (5 * lane) % 32
+    rot = ((seq << r) | (seq >> (32 - r))) & 0xFFFF_FFFF if r else seq
+    return rot ^ ((lane & 0xFF) | (index & 0xFF) << 8 | src_x << 16 | src_y << 22)
+
+
+def body_word(seq: int, src_x: int, src_y: int, index: int, flit_bits: int) -> int:
+    word = 0
+    for j in range(flit_bits // 32):
+        word |= body_lane(seq, src_x, src_y, index, j) << (32 * j)
+    return word
+
+
+def hw_check_field(seq, stamp, src_x, src_y, tag):
+    """The RTL form of :func:`check_field` (Amaranth values in, a 24-bit value out)."""
+    fs = seq[:24] ^ seq[24:32]
+    ft = stamp[:24] ^ stamp[24:32]
+    return fs ^ Cat(ft[12:24], ft[:12]) ^ Cat(src_x, src_y, tag)
+
+
+def hw_body_word(seq, src_x, src_y, index, flit_bits):
+    """The RTL form of :func:`body_word`."""
+    lanes = []
+    index8 = Cat(index, Const(0, 8))[:8]
+    for j in range(flit_bits // 32):
+        lanes.append(seq.rotate_left((5 * j) % 32) ^ Cat(Const(j & 0xFF, 8), index8, src_x[:6], src_y[:6]))
+    return Cat(*lanes)
+
+
+class TrafficGenerator(wiring.Component):
+    """One node's traffic source (see the module docstring). Identical at every node (coordinates
+    and seed are inputs), so a tester generates it once.
+
+    Parameters
+    ----------
+    cfg : TatamiConfig
+        Mesh (size, dead nodes: the uniform pattern's live-node table) and NoC (flit width, VCs,
+        buffer depth, largest packet).
+    queue_depth : int
+        Source-queue entries.
+
+    Attributes
+    ----------
+    x, y : In(6)
+        This node's coordinates.
+    link : Out(LinkSignature(cfg))
+        Into the router's local input; one credit per VC comes back.
+    now : In(32)
+        The cycle counter; a packet's stamp is its value in the creation cycle.
+    seed : In(64), load : In(1)
+        ``load`` loads ``seed`` into the LFSR (:func:`node_seed`).
+    clear : In(1)
+        While high: counters are zeroed and the sequence table is cleared, one entry a cycle
+        (``2 * nodes`` cycles clear it all); nothing is created or sent.
+    create : In(1), mark : In(1)
+        Create packets this cycle (and advance the LFSR); mark them as measured (header ``tag``
+        bit 0).
+    threshold : In(17), pattern : In(Pattern), packet_flits : In(range(max_packet_flits + 1)),
+    classes : In(Classes), hotspot_x, hotspot_y : In(6)
+        Injection probability ``threshold / 65536`` per cycle, pattern, packet length, classes,
+        the hotspot.
+    fault : In(FaultKind), fault_arm : In(1)
+        ``fault_arm`` arms ``fault`` for the next packet sent (:class:`FaultKind`).
+    enable : In(1)
+        This node is live (a dead node's generator creates nothing).
+    live_count : In(range(nodes + 1)), live_list : In(ArrayLayout({x, y}, nodes)), live_mask : In(nodes)
+        The live nodes: uniform traffic picks ``live_list[(r16 * live_count) >> 16]``; a destination
+        whose ``live_mask`` bit (node number) is clear creates nothing. Inputs rather than parameters,
+        so that one build serves any set of dead nodes.
+    created, overflow, sent, flits_sent, measured_created : Out(32)
+        Counters (see :class:`~tatami.hw.noc.tester_regs.Counter`).
+    idle : Out(1)
+        Nothing queued, nothing being sent.
+    """
+
+    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64):
+        if not isinstance(cfg, TatamiConfig):
+            raise TypeError(f"TrafficGenerator needs a TatamiConfig, not {cfg!r}")
+        if not isinstance(queue_depth, int) or queue_depth < 2:
+            raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
+        if cfg.mesh.nodes > 4096:
+            raise ValueError(f"the traffic generator handles at most 4096 nodes, not {cfg.mesh.nodes}")
+        self.cfg, self.queue_depth = cfg, queue_depth
+        noc = cfg.noc
+        members = {
+            "x": In(COORD_BITS),
+            "y": In(COORD_BITS),
+            "link": Out(LinkSignature(cfg)),
+            "now": In(32),
+            "seed": In(LFSR_WIDTH),
+            "load": In(1),
+            "clear": In(1),
+            "create": In(1),
+            "mark": In(1),
+            "threshold": In(17),
+            "pattern": In(Pattern),
+            "packet_flits": In(range(noc.max_packet_flits + 1)),
+            "classes": In(Classes),
+            "hotspot_x": In(COORD_BITS),
+            "hotspot_y": In(COORD_BITS),
+            "fault": In(FaultKind),
+            "fault_arm": In(1),
+            "enable": In(1),
+            "live_count": In(range(cfg.mesh.nodes + 1)),
+            "live_list": In(data.ArrayLayout(_XY, cfg.mesh.nodes)),
+            "live_mask": In(cfg.mesh.nodes),
+            "idle": Out(1),
+        }
+        for name in ("created", "overflow", "sent", "flits_sent", "measured_created"):
+            members[name] = Out(32)
+        super().__init__(members)
+
+    def __repr__(self):  # a deterministic name for hier.shared
+        return f"TrafficGenerator({self.cfg.digest()}, {self.queue_depth})"
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        mesh, noc = cfg.mesh, cfg.noc
+        w, h = mesh.width, mesh.height
+        vcs, per_class = noc.vcs, noc.vcs // 2
+
+        # ----- creation: random draw, destination, class -----------------------------------------
+        m.submodules.lfsr = lfsr = LFSR(LFSR_WIDTH, LFSR_STEP, seed=1)
+        creating = Signal()
+        m.d.comb += [
+            creating.eq(self.create & self.enable & ~self.clear),
+            lfsr.load.eq(self.load),
+            lfsr.seed_in.eq(self.seed),
+            lfsr.enable.eq(creating),
+        ]
+        v = lfsr.value
+        fire = Signal()
+        m.d.comb += fire.eq(v[:16] < self.threshold)
+
+        uni = Signal(range(max(mesh.nodes, 2)))
+        m.d.comb += uni.eq((v[16:32] * self.live_count) >> 16)
+        uni_x = Array(self.live_list[i].x for i in range(mesh.nodes))[uni]
+        uni_y = Array(self.live_list[i].y for i in range(mesh.nodes))[uni]
+
+        dst_x, dst_y = Signal(COORD_BITS + 1), Signal(COORD_BITS + 1)
+        pattern_ok = Signal()
+        with m.Switch(self.pattern):
+            with m.Case(Pattern.UNIFORM):
+                m.d.comb += [dst_x.eq(uni_x), dst_y.eq(uni_y), pattern_ok.eq(1)]
+            with m.Case(Pattern.TRANSPOSE):
+                m.d.comb += [dst_x.eq(self.y), dst_y.eq(self.x), pattern_ok.eq(w == h)]
+            with m.Case(Pattern.BITCOMP):
+                m.d.comb += [dst_x.eq(w - 1 - self.x), dst_y.eq(h - 1 - self.y), pattern_ok.eq(1)]
+            with m.Case(Pattern.HOTSPOT):
+                m.d.comb += [dst_x.eq(self.hotspot_x), dst_y.eq(self.hotspot_y), pattern_ok.eq(1)]
+            with m.Case(Pattern.NEIGHBOR):
+                m.d.comb += [
+                    dst_x.eq(Mux(self.x + 1 >= w, 0, self.x + 1)),
+                    dst_y.eq(Mux(self.y + 1 >= h, 0, self.y + 1)),
+                    pattern_ok.eq(1),
+                ]
+        inside = Signal()
+        m.d.comb += inside.eq((dst_x < w) & (dst_y < h))
+        alive = Signal()
+        dst_index = Signal(range(w * h))
+        m.d.comb += [
+            dst_index.eq(dst_y * w + dst_x),
+            alive.eq(inside & self.live_mask.bit_select(dst_index, 1)),
+        ]
+
+        mclass = Signal()
+        with m.Switch(self.classes):
+            with m.Case(Classes.RESPONSE):
+                m.d.comb += mclass.eq(1)
+            with m.Case(Classes.BOTH):
+                m.d.comb += mclass.eq(v[32])
+
+        new_pkt = Signal()
+        m.d.comb += new_pkt.eq(creating & fire & pattern_ok & alive)
+
+        entry_layout = data.StructLayout(
+            {"dst_x": COORD_BITS, "dst_y": COORD_BITS, "mclass": 1, "stamp": 32, "mark": 1}
+        )
+        new_entry = Signal(entry_layout)
+        m.d.comb += [
+            new_entry.dst_x.eq(dst_x),
+            new_entry.dst_y.eq(dst_y),
+            new_entry.mclass.eq(mclass),
+            new_entry.stamp.eq(self.now),
+            new_entry.mark.eq(self.mark),
+        ]
+
+        # ----- source queue with bypass ----------------------------------------------------------
+        m.submodules.queue = q = SyncFIFO(width=entry_layout.size, depth=self.queue_depth)
+        have = Signal()
+        entry = Signal(entry_layout)
+        m.d.comb += [have.eq(q.r_rdy | new_pkt), entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
+
+        # ----- per-flow sequence numbers -----------------------------------------------------------
+        flows = 2 * w * h
+        m.submodules.seq_table = seqs = Memory(shape=32, depth=flows, init=[])
+        seq_rd = seqs.read_port(domain="comb")
+        seq_wr = seqs.write_port()
+        clear_addr = Signal(range(flows))
+        m.d.comb += seq_rd.addr.eq(Cat(entry.mclass, entry.dst_y * w + entry.dst_x))
+        with m.If(self.clear):
+            m.d.sync += clear_addr.eq(Mux(clear_addr == flows - 1, 0, clear_addr + 1))
+            m.d.comb += [seq_wr.addr.eq(clear_addr), seq_wr.data.eq(0), seq_wr.en.eq(1)]
+
+        # ----- credits ----------------------------------------------------------------------------
+        credit = [Signal(range(noc.vc_depth + 1), init=noc.vc_depth, name=f"credit{v_}") for v_ in range(vcs)]
+        credit_ok = Signal(vcs)
+        m.d.comb += credit_ok.eq(Cat(*[c != 0 for c in credit]))
+
+        # ----- sender -----------------------------------------------------------------------------
+        busy = Signal()  # sending the body of a packet
+        cur_seq = Signal(32)
+        cur_vc = Signal(range(max(vcs, 2)))
+        cur_idx = Signal(range(noc.max_packet_flits + 1))  # next body flit, 1-based
+        cur_len = Signal(range(noc.max_packet_flits))  # body flits
+        cur_corrupt = Signal()
+        pending = Signal(FaultKind)  # armed, not yet applied
+        second = Signal(FaultKind)  # the entry at the queue head is to be sent again (DUPLICATE, REORDER)
+        with m.If(self.fault_arm):
+            m.d.sync += pending.eq(self.fault)
+
+        entry_vc = Signal(range(max(vcs, 2)))
+        if per_class == 1:
+            m.d.comb += entry_vc.eq(entry.mclass)
+        else:
+            m.d.comb += entry_vc.eq(entry.mclass * per_class + (entry.dst_x + entry.dst_y) % per_class)
+
+        first_fault = Signal(FaultKind)
+        m.d.comb += first_fault.eq(Mux(second == FaultKind.NONE, pending, FaultKind.NONE))
+        dropping = Signal()
+        m.d.comb += dropping.eq(first_fault == FaultKind.DROP)
+        length = Signal(range(noc.max_packet_flits))
+        m.d.comb += length.eq(self.packet_flits - 1)
+
+        start = Signal()
+        m.d.comb += start.eq(have & ~busy & ~self.clear & (credit_ok.bit_select(entry_vc, 1) | dropping))
+        pop = Signal()
+        m.d.comb += pop.eq(start & (first_fault != FaultKind.DUPLICATE) & (first_fault != FaultKind.REORDER))
+        seq_tx = Signal(32)
+        m.d.comb += seq_tx.eq(seq_rd.data + (first_fault == FaultKind.REORDER))
+        seq_next = Signal(32)
+        with m.Switch(first_fault):
+            with m.Case(FaultKind.DUPLICATE, FaultKind.REORDER):
+                m.d.comb += seq_next.eq(seq_rd.data)
+            with m.Default():
+                m.d.comb += seq_next.eq(Mux(second == FaultKind.REORDER, seq_rd.data + 2, seq_rd.data + 1))
+
+        hdr = Signal(Header)
+        m.d.comb += [
+            hdr.dst_x.eq(entry.dst_x),
+            hdr.dst_y.eq(entry.dst_y),
+            hdr.src_x.eq(self.x),
+            hdr.src_y.eq(self.y),
+            hdr.mclass.eq(entry.mclass),
+            hdr.kind.eq(PacketKind.TRAFFIC),
+            hdr.length.eq(length),
+            hdr.tag.eq(entry.mark),
+            hdr.addr.eq(hw_check_field(seq_tx, entry.stamp, self.x, self.y, entry.mark)),
+        ]
+        head_word = Signal(noc.flit_bits)
+        m.d.comb += head_word.eq(Cat(hdr.as_value(), seq_tx, entry.stamp))
+        corrupt_now = Signal()
+        m.d.comb += corrupt_now.eq((first_fault == FaultKind.CORRUPT) & (length == 0))
+        body = Signal(noc.flit_bits)
+        m.d.comb += body.eq(hw_body_word(cur_seq, self.x, self.y, cur_idx, noc.flit_bits))
+
+        send_vc = Signal(range(max(vcs, 2)))
+        with m.If(start):
+            m.d.comb += [
+                self.link.valid.eq(~dropping),
+                self.link.flit.data.eq(head_word ^ (corrupt_now << (HEADER_BITS + 32))),
+                self.link.flit.head.eq(1),
+                self.link.flit.tail.eq(length == 0),
+                self.link.flit.vc.eq(entry_vc),
+                send_vc.eq(entry_vc),
+                seq_wr.addr.eq(seq_rd.addr),
+                seq_wr.data.eq(seq_next),
+                seq_wr.en.eq(1),
+            ]
+            m.d.sync += [
+                cur_seq.eq(seq_tx),
+                cur_vc.eq(entry_vc),
+                cur_idx.eq(1),
+                cur_len.eq(length),
+                cur_corrupt.eq(first_fault == FaultKind.CORRUPT),
+                busy.eq((length != 0) & ~dropping),
+                second.eq(Mux(pop, FaultKind.NONE, first_fault)),
+            ]
+            with m.If(first_fault != FaultKind.NONE):
+                m.d.sync += pending.eq(FaultKind.NONE)
+            with m.If(second != FaultKind.DUPLICATE):
+                m.d.sync += self.sent.eq(self.sent + 1)
+        with m.Elif(busy & credit_ok.bit_select(cur_vc, 1)):
+            last = cur_idx == cur_len
+            m.d.comb += [
+                self.link.valid.eq(1),
+                self.link.flit.data.eq(body ^ (cur_corrupt & last)),
+                self.link.flit.head.eq(0),
+                self.link.flit.tail.eq(last),
+                self.link.flit.vc.eq(cur_vc),
+                send_vc.eq(cur_vc),
+            ]
+            m.d.sync += cur_idx.eq(cur_idx + 1)
+            with m.If(last):
+                m.d.sync += busy.eq(0)
+
+        m.d.comb += q.r_en.eq(pop & q.r_rdy)
+        bypassed = Signal()
+        m.d.comb += bypassed.eq(pop & ~q.r_rdy)
+        m.d.comb += [q.w_data.eq(new_entry), q.w_en.eq(new_pkt & ~bypassed)]
+        with m.If(new_pkt):
+            with m.If(bypassed | q.w_rdy):
+                m.d.sync += self.created.eq(self.created + 1)
+                with m.If(self.mark):
+                    m.d.sync += self.measured_created.eq(self.measured_created + 1)
+            with m.Else():
+                m.d.sync += self.overflow.eq(self.overflow + 1)
+
+        for v_ in range(vcs):
+            spend = self.link.valid & (send_vc == v_)
+            back = self.link.credit[v_]
+            with m.If(spend & ~back):
+                m.d.sync += credit[v_].eq(credit[v_] - 1)
+            with m.Elif(back & ~spend):
+                m.d.sync += credit[v_].eq(credit[v_] + 1)
+        with m.If(self.link.valid):
+            m.d.sync += self.flits_sent.eq(self.flits_sent + 1)
+
+        m.d.comb += self.idle.eq(~q.r_rdy & ~busy & (second == FaultKind.NONE))
+
+        with m.If(self.clear):
+            m.d.sync += [
+                self.created.eq(0),
+                self.overflow.eq(0),
+                self.sent.eq(0),
+                self.flits_sent.eq(0),
+                self.measured_created.eq(0),
+                pending.eq(FaultKind.NONE),
+                second.eq(FaultKind.NONE),
+                busy.eq(0),
+            ]
+        return m

@@ -1,0 +1,139 @@
+"""Router features in a small mesh (Amaranth simulator), scored against the golden model: framing
+checks at admission (LENGTH_MISMATCH), routing tables loaded by CONTROL packets, and packets whose
+route names no usable port in transit (dropped and counted, never a stall)."""
+
+import pytest
+
+from tatami.config import MeshConfig, preset
+from tatami.hw.common.codec import Codec
+from tatami.hw.formats import AtomicImmediate, MsgClass, PacketKind
+from tatami.hw.noc.ports import (
+    ROUTER_CSR_CTRL,
+    ROUTER_CSR_TABLE,
+    DropReason,
+    Port,
+    node_index,
+    router_csr_writes,
+)
+from tatami.hw.noc.router import Router
+from tatami.sim.noc.model import NetworkModel, Packet
+from tatami.sim.noc.routes import compile_routes
+from tatami.sim.noc.traffic import generate
+
+from .netsim import run_mesh
+
+_IMM = Codec(AtomicImmediate)
+
+
+def _cfg(w, h, routing="xy", **mesh):
+    cfg = preset("tiny")
+    return cfg.replace(
+        mesh=MeshConfig(w, h, **mesh),
+        noc=cfg.noc.__class__(flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing),
+    )
+
+
+def _pkt(src, dst, kind=PacketKind.WRITE, body=(), length=None, cycle=0, addr=0, imm=0, tag=0):
+    header = {
+        "dst_x": dst[0],
+        "dst_y": dst[1],
+        "src_x": src[0],
+        "src_y": src[1],
+        "mclass": MsgClass.REQUEST,
+        "kind": kind,
+        "length": len(body) if length is None else length,
+        "addr": addr,
+        "tag": tag,
+    }
+    return Packet(src, header, imm, tuple(body), cycle)
+
+
+def _control(src, router, addr, value, cycle=0):
+    return _pkt(src, router, PacketKind.CONTROL, addr=addr, imm=_IMM.pack(value=value, ack=0), cycle=cycle)
+
+
+def _assert_clean(result):
+    sb = result.scoreboard
+    assert sb.ok, sb.summary() + "\n" + "\n".join(sb.errors[:10])
+
+
+def test_local_buffer_holds_a_whole_packet():
+    cfg = _cfg(2, 2)
+    assert Router.input_depth(cfg, Port.LOCAL.value) == 4
+    assert Router.input_depth(cfg, Port.N.value) == 2
+
+
+@pytest.mark.parametrize("stall", [0.0, 0.4])
+def test_length_mismatch_is_dropped_whole(stall):
+    cfg = _cfg(3, 2)
+    src = (0, 0)
+    packets = [
+        _pkt(src, (2, 1), body=(1, 2), tag=1),
+        _pkt(src, (2, 1), body=(3,), length=2, tag=2),  # tail early
+        _pkt(src, (1, 1), body=(4, 5, 6), length=1, tag=3),  # tail late
+        _pkt(src, (1, 1), body=(), length=3, tag=4),  # head is the tail
+        _pkt(src, (1, 1), body=(7,), length=0, tag=5),  # tail late after a 0-length head
+        _pkt(src, (2, 0), body=(8, 9, 10), tag=6),
+        _pkt((1, 0), (0, 1), body=(11,), length=3, tag=7),  # another source
+        _pkt((1, 0), (0, 1), body=(12, 13), tag=8),
+    ]
+    model = NetworkModel(cfg)
+    model.inject_all(packets)
+    result = run_mesh(cfg, packets, sink_stall=stall, seed=3)
+    _assert_clean(result)
+    assert result.scoreboard.delivered == 3
+    for node in [(0, 0), (1, 0)]:
+        expected = model.drop_counts(node)
+        assert result.drops[node_index(*node, 3)] == [expected.get(r, 0) for r in DropReason]
+    assert result.drops[0][DropReason.LENGTH_MISMATCH.value] == 4
+    assert result.drop_flags[0] == 1 << DropReason.LENGTH_MISMATCH.value
+
+
+def test_tables_load_through_control_packets():
+    """Every router's table arrives as CONTROL packets from its neighbour (so they cross the
+    network, still routed XY), then traffic runs around the dead node by the tables."""
+    cfg = _cfg(3, 3, "table", dead_nodes=((1, 1),))
+    tables = compile_routes(cfg.mesh)
+    live = cfg.mesh.live_nodes()
+    packets = []
+    for k, router in enumerate(live):
+        src = live[(k + 1) % len(live)]
+        for addr, value in router_csr_writes(tables.entries(router)):
+            packets.append(_control(src, router, addr, value))
+    traffic = generate(cfg, "uniform", 0.3, 60, packet_flits=2, seed=5, classes="both")
+    packets += [Packet(p.src, p.header, p.immediate, p.body, p.cycle + 200) for p in traffic]
+    model = NetworkModel(cfg, tables)
+    model.inject_all(packets)
+    assert len(model.router_writes) == len(live) * (cfg.mesh.nodes + 1)
+    result = run_mesh(cfg, packets, sink_stall=0.2, seed=2)  # no register-port loading
+    _assert_clean(result)
+    assert result.scoreboard.delivered == len(traffic) > 20
+    assert not any(result.misroutes.values())
+    assert all(result.drops[k] == [0] * len(DropReason) for k in result.drops)
+
+
+def test_dead_entry_in_transit_is_dropped_and_counted():
+    """A corrupt table (entry DEAD at a transit router) loses only the packets that meet it; they
+    are counted as misroutes and everything else is still delivered."""
+    cfg = _cfg(3, 1, "table")
+    tables = compile_routes(cfg.mesh)
+    packets = []
+    for router in cfg.mesh.live_nodes():
+        entries = list(tables.entries(router))
+        if router == (1, 0):
+            entries[node_index(2, 0, 3)] = Port.DEAD  # transit (0,0) -> (2,0) meets this
+        packets += [_control(router, router, a, v) for a, v in router_csr_writes(entries)]
+    victims = [_pkt((0, 0), (2, 0), body=(i,), cycle=100 + i, tag=i) for i in range(3)]
+    others = [_pkt((0, 0), (1, 0), body=(i,), cycle=100 + i) for i in range(3)]
+    others += [_pkt((2, 0), (0, 0), cycle=100 + i, tag=i) for i in range(3)]
+    result = run_mesh(cfg, packets + victims + others)
+    sb = result.scoreboard
+    assert sb.delivered == len(others)
+    assert sb.lost == len(victims) and not (sb.duplicated or sb.corrupted or sb.misordered)
+    assert result.misroutes[node_index(1, 0, 3)] == len(victims)
+
+
+def test_csr_addresses():
+    assert ROUTER_CSR_TABLE - ROUTER_CSR_CTRL == 0x1000
+    writes = router_csr_writes([Port.E, Port.LOCAL])
+    assert writes == [(ROUTER_CSR_TABLE, 1), (ROUTER_CSR_TABLE + 4, 4), (ROUTER_CSR_CTRL, 1)]
