@@ -67,6 +67,81 @@ def _mesh(cfg):
     return Mesh(cfg)
 
 
+def _sram(cfg):
+    from tatami.hw.mem.sram import Sram
+
+    return Sram(cfg)
+
+
+def _matrix_unit(cfg):
+    from tatami.hw.datapath.matrix import MatrixUnit
+
+    return MatrixUnit(cfg)
+
+
+def _gemm_node(cfg):
+    from tatami.hw.datapath.gemm_node import GemmNode
+
+    return GemmNode(cfg)
+
+
+def _core(cfg):
+    from tatami.hw.core.core import Core
+
+    return Core(cfg)
+
+
+def _core_tile(cfg):
+    from tatami.hw.core.tile import CoreTile
+
+    return CoreTile(cfg)
+
+
+def _traffic_generator(cfg):
+    from tatami.hw.noc.traffic import TrafficGenerator
+
+    return TrafficGenerator(cfg)
+
+
+def _traffic_checker(cfg):
+    from tatami.hw.noc.checker import TrafficChecker
+
+    return TrafficChecker(cfg)
+
+
+def _noc_tester(cfg):
+    from tatami.hw.noc.tester import NocTester
+
+    return NocTester(cfg)
+
+
+def _host_bridge(cfg):
+    from tatami.hw.bridge.bridge import HostBridge
+
+    return HostBridge(cfg, divisor=max(4, round(cfg.clock_hz / 115200)))
+
+
+def _loopback_endpoint(cfg):
+    from tatami.hw.bridge.endpoint import LoopbackEndpoint
+
+    return LoopbackEndpoint(cfg)
+
+
+def _fpu(name):
+    def build(cfg):
+        from tatami.hw import fpu
+
+        return fpu.build(name, cfg)
+
+    return build
+
+
+def _fpu_units():
+    from tatami.hw.fpu import UNITS as FPU
+
+    return [Unit(f"fpu_{name}", desc, _fpu(name)) for name, (desc, _) in FPU.items()]
+
+
 UNITS: dict[str, Unit] = {
     u.name: u
     for u in (
@@ -77,6 +152,21 @@ UNITS: dict[str, Unit] = {
         Unit("lfsr", "32-bit leap-forward LFSR, 16 fresh bits per cycle", _lfsr),
         Unit("router", "5-port mesh router (wormhole, credits, VCs, XY or table routing)", _router),
         Unit("mesh", "the mesh of routers, mesh.width x mesh.height", _mesh),
+        Unit("sram", "banked node SRAM, SECDED per 64-bit lane, round-robin per bank", _sram),
+        Unit("matrix_unit", "matrix unit: m*n*k fused BF16 MACs in a ring, SRAM-fed, FP32 C", _matrix_unit),
+        Unit("gemm_node", "matrix unit on the banked ECC SRAM (GEMM test and bench top)", _gemm_node),
+        Unit("core", "scalar core: RV32IM + Zicsr, M mode, node.core.threads threads", _core),
+        Unit("core_tile", "scalar core + its SRAM model + example custom unit", _core_tile),
+        Unit("traffic_generator", "per-node synthetic traffic source (BookSim patterns)", _traffic_generator),
+        Unit("traffic_checker", "per-node traffic checker (loss, duplicates, corruption)", _traffic_checker),
+        Unit("noc_tester", "mesh + generators + checkers + control registers", _noc_tester),
+        Unit("host_bridge", "UART + SLIP/CRC-32 framing + request executor into the mesh", _host_bridge),
+        Unit(
+            "loopback_endpoint",
+            "stand-in node: memory, registers, loopback (mesh-bridge)",
+            _loopback_endpoint,
+        ),
+        *_fpu_units(),
     )
 }
 

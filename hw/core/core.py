@@ -1,0 +1,564 @@
+"""The Tatami scalar control core: RV32IM + Zicsr + Zifencei, machine mode, up to 4 hardware
+threads interleaved cycle by cycle (a barrel pipeline), a custom-instruction port.
+
+Pipeline
+--------
+``F`` fetch request (one register in front of ``ibus``) -> ``I`` issue: a round-robin pick among
+the threads holding an instruction (from the fetch response directly, or from the thread's
+instruction buffer), register file read -> ``X`` execute: decode, ALU, branch, CSR, traps,
+register write-back, retire. Each thread has at most one instruction between ``I`` and the end of
+``X``, so there are no hazards between instructions of a thread and no forwarding; the other
+threads fill the pipeline. A single thread runs one instruction every 3 cycles (fetch latency
+1); 3 or more threads can issue one instruction per cycle.
+
+Long operations (loads, stores, multiply, divide, custom instructions) take two passes through
+``X``: the first checks for traps and sends the request (the thread then waits, off the
+pipeline, while other threads issue); the result lands in the thread's result buffer; the
+second pass writes it back and retires. A request that cannot be sent (bus, divider or custom
+unit busy) is simply retried at the thread's next turn. Nothing architectural changes before
+the second pass, so traps are precise.
+
+Thread states (per thread): ``IDLE`` (needs a fetch), ``FETCH`` (fetch outstanding), ``READY``
+(instruction buffered), ``BUSY`` (in ``I``/``X``), ``WAIT`` (long operation outstanding),
+``SLEEP`` (``wfi`` until an enabled interrupt is pending).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import enum, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from tatami.config import TatamiConfig
+
+from .alu import ALU
+from .branch import BranchUnit
+from .bus import (
+    THREAD_BITS,
+    CustomSignature,
+    CxRequest,
+    MemBusSignature,
+    MemRequest,
+    RetireRecord,
+    ValidSignature,
+)
+from .csr import CsrFile
+from .decoder import Decoder
+from .divider import Divider
+from .lsu import LoadStoreUnit
+from .multiplier import Multiplier
+from .select import pick
+
+__all__ = ["Core", "ThreadState"]
+
+
+class ThreadState(enum.Enum, shape=3):
+    IDLE = 0
+    FETCH = 1
+    READY = 2
+    BUSY = 3
+    WAIT = 4
+    SLEEP = 5
+
+
+class _Outcome(enum.Enum, shape=2):
+    DONE = 0  # retired (or trapped): pc moves on
+    WAIT = 1  # long operation sent; the thread waits for its result
+    RETRY = 2  # long operation could not be sent; issue again later
+
+
+class Core(wiring.Component):
+    """One node's scalar core.
+
+    Parameters
+    ----------
+    cfg : TatamiConfig
+        ``node.core.threads`` (1..4), ``node.core.reset_pc`` (the SRAM base address) and
+        ``node.sram.size_bytes`` (the SRAM's extent: accesses outside trap).
+
+    Attributes
+    ----------
+    ibus, dbus : Out(MemBusSignature)
+        Instruction fetch and data ports (:mod:`tatami.hw.core.bus`).
+    cx : Out(CustomSignature)
+        Custom-instruction port.
+    retire : Out(ValidSignature(RetireRecord))
+        Retire trace: one record per completed or trapped instruction, one cycle after ``X``.
+    node : In(16)
+        This node's index (``mhartid = node * threads + thread``).
+    start, stop : In(threads)
+        Host thread control, one bit per thread: start at ``start_pc`` (ignored for a running
+        thread; takes effect once a stopped thread's last instruction has retired), stop at the
+        next instruction boundary.
+    start_pc : In(32)
+    running : Out(threads)
+        Threads that are running.
+    irq_soft, irq_timer, irq_ext : In(threads)
+        Machine software, timer and external interrupt lines per thread.
+    """
+
+    def __init__(self, cfg: TatamiConfig):
+        core = cfg.node.core
+        if not 1 <= core.threads <= 4:
+            raise ValueError(f"the core has 1 to 4 threads, not {core.threads}")
+        if core.reset_pc + cfg.node.sram.size_bytes > 1 << 32:
+            raise ValueError(
+                f"SRAM of {cfg.node.sram.size_bytes} bytes at {core.reset_pc:#x} "
+                "runs past the 32-bit address space"
+            )
+        self.cfg = cfg
+        self.threads = t = core.threads
+        self.base = core.reset_pc
+        self.size = cfg.node.sram.size_bytes
+        super().__init__(
+            {
+                "ibus": Out(MemBusSignature()),
+                "dbus": Out(MemBusSignature()),
+                "cx": Out(CustomSignature()),
+                "retire": Out(ValidSignature(RetireRecord)),
+                "node": In(16),
+                "start": In(t),
+                "stop": In(t),
+                "start_pc": In(32),
+                "running": Out(t),
+                "irq_soft": In(t),
+                "irq_timer": In(t),
+                "irq_ext": In(t),
+            }
+        )
+
+    def _in_sram(self, addr):
+        return (addr - self.base)[0:32] < self.size
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.threads
+        tbits = ceil_log2(n)
+
+        def regs(name, shape, init=0):
+            return [Signal(shape, name=f"{name}{i}", init=init) for i in range(n)]
+
+        def at(sigs, index):
+            return pick(sigs, index)
+
+        st = regs("st", ThreadState)
+        run, pc = regs("run", 1), regs("pc", 32)
+        ibuf, ifault = regs("ibuf", 32), regs("ifault", 1)
+        rbuf, rvalid, rerr, rwb = regs("rbuf", 32), regs("rvalid", 1), regs("rerr", 1), regs("rwb", 1)
+        drop, pstart, ppc = regs("drop", 1), regs("pstart", 1), regs("ppc", 32)
+        m.d.comb += self.running.eq(Cat(*run))
+
+        m.submodules.decoder = dec = Decoder()
+        m.submodules.alu = alu = ALU()
+        m.submodules.bru = bru = BranchUnit()
+        m.submodules.lsu = lsu = LoadStoreUnit()
+        m.submodules.mul = mul = Multiplier()
+        m.submodules.div = div = Divider()
+        m.submodules.csr = csr = CsrFile(self.cfg)
+        m.submodules.ftags = ftags = SyncFIFO(width=THREAD_BITS, depth=n)
+        m.submodules.dtags = dtags = SyncFIFO(width=THREAD_BITS, depth=n)
+        from tatami.hw.common.arbiter import RoundRobinArbiter
+
+        m.submodules.fetch_arb = fetch_arb = RoundRobinArbiter(n)
+        m.submodules.issue_arb = issue_arb = RoundRobinArbiter(n)
+        m.submodules.rf = rf = Memory(shape=32, depth=32 * n, init=[])
+        rp1, rp2, wp = rf.read_port(), rf.read_port(), rf.write_port()
+        m.d.comb += [
+            csr.node.eq(self.node),
+            csr.irq_soft.eq(self.irq_soft),
+            csr.irq_timer.eq(self.irq_timer),
+            csr.irq_ext.eq(self.irq_ext),
+        ]
+
+        # ---------------------------------------------------------------- F: fetch request
+        f_valid, f_tid, f_addr = Signal(), Signal(THREAD_BITS), Signal(32)
+        ireq = self.ibus.req
+        m.d.comb += [
+            ireq.valid.eq(f_valid),
+            ireq.payload.addr.eq(f_addr),
+            ireq.payload.mask.eq(0xF),
+            ftags.w_en.eq(ireq.valid & ireq.ready),
+            ftags.w_data.eq(f_tid),
+        ]
+        f_free = ~f_valid | ireq.ready
+        iresp = self.ibus.resp
+        resp_tid = ftags.r_data
+        m.d.comb += ftags.r_en.eq(iresp.valid)
+        resp_live = iresp.valid & ~at(drop, resp_tid)
+
+        # ---------------------------------------------------------------- I: issue
+        issue_req = []
+        for t in range(n):
+            from_buf = (st[t] == ThreadState.READY) & (run[t] | rvalid[t])
+            from_resp = resp_live & (resp_tid == t) & run[t]
+            issue_req.append(from_buf | from_resp)
+        # after reset the register file is cleared, one register per cycle, before any issue
+        clearing = Signal(range(32 * n + 1), init=0)
+        cleared = clearing == 32 * n
+        with m.If(~cleared):
+            m.d.sync += clearing.eq(clearing + 1)
+        m.d.comb += [
+            issue_arb.requests.eq(Mux(cleared, Cat(*issue_req), 0)),
+            issue_arb.advance.eq(1),
+        ]
+        issue_valid, issue_tid = issue_arb.valid, issue_arb.grant_index
+        issue_from_resp = resp_live & (resp_tid == issue_tid) & (at(st, issue_tid) == ThreadState.FETCH)
+        issue_insn = Mux(issue_from_resp, iresp.payload.rdata, at(ibuf, issue_tid))
+        issue_fault = Mux(issue_from_resp, iresp.payload.err, at(ifault, issue_tid))
+        tid_bits = issue_tid[0:tbits] if tbits else Const(0, 0)
+        m.d.comb += [
+            rp1.addr.eq(Cat(issue_insn[15:20], tid_bits)),
+            rp2.addr.eq(Cat(issue_insn[20:25], tid_bits)),
+        ]
+
+        x_valid, x_tid, x_pc, x_insn = Signal(), Signal(THREAD_BITS), Signal(32), Signal(32)
+        x_fault, x_phase2, x_rbuf, x_rerr, x_rwb = Signal(), Signal(), Signal(32), Signal(), Signal()
+        m.d.sync += [
+            x_valid.eq(issue_valid),
+            x_tid.eq(issue_tid),
+            x_pc.eq(at(pc, issue_tid)),
+            x_insn.eq(issue_insn),
+            x_fault.eq(issue_fault),
+            x_phase2.eq(at(rvalid, issue_tid)),
+            x_rbuf.eq(at(rbuf, issue_tid)),
+            x_rerr.eq(at(rerr, issue_tid)),
+            x_rwb.eq(at(rwb, issue_tid)),
+        ]
+
+        # ---------------------------------------------------------------- X: execute
+        a, b = rp1.data, rp2.data
+        m.d.comb += dec.insn.eq(x_insn)
+        imm = dec.imm
+        m.d.comb += [
+            alu.op.eq(dec.funct3),
+            alu.alt.eq(dec.alu_alt),
+            alu.a.eq(a),
+            alu.b.eq(Mux(dec.alu_imm, imm, b)),
+            bru.op.eq(dec.funct3),
+            bru.a.eq(a),
+            bru.b.eq(b),
+        ]
+        eff_addr = Signal(32)
+        m.d.comb += eff_addr.eq(a + imm)
+        m.d.comb += [
+            lsu.funct3.eq(dec.funct3),
+            lsu.addr.eq(eff_addr),
+            lsu.store_data.eq(b),
+            lsu.rdata.eq(x_rbuf),
+        ]
+        pc4 = Signal(32)
+        m.d.comb += pc4.eq(x_pc + 4)
+        target = Signal(32)
+        m.d.comb += target.eq(Mux(dec.jalr, Cat(Const(0, 1), eff_addr[1:32]), x_pc + imm))
+        taken = dec.jal | dec.jalr | (dec.branch & bru.taken)
+
+        # CSR access
+        csr_imm = dec.funct3[2]
+        csr_src = Mux(csr_imm, dec.rs1, a)
+        csr_write = (dec.funct3[0:2] == 1) | (dec.rs1 != 0)
+        csr_new = Signal(32)
+        with m.Switch(dec.funct3[0:2]):
+            with m.Case(1):
+                m.d.comb += csr_new.eq(csr_src)
+            with m.Case(2):
+                m.d.comb += csr_new.eq(csr.x_rdata | csr_src)
+            with m.Case(3):
+                m.d.comb += csr_new.eq(csr.x_rdata & ~csr_src)
+        m.d.comb += [
+            csr.x_thread.eq(x_tid),
+            csr.x_addr.eq(x_insn[20:32]),
+            csr.x_write.eq(csr_write),
+            csr.x_wdata.eq(csr_new),
+            csr.x_pc.eq(x_pc),
+        ]
+
+        thread_op = dec.thread_start | dec.thread_stop
+        bad_thread = thread_op & (a >= n)
+        legal = dec.legal | dec.custom
+        mem_oob = ~self._in_sram(eff_addr)
+        irq = csr.x_irq & ~x_phase2
+
+        trap, cause, tval = Signal(), Signal(32), Signal(32)
+        outcome = Signal(_Outcome)
+        with m.If(x_phase2), m.If(x_rerr):
+            m.d.comb += trap.eq(1)
+            with m.If(dec.load):
+                m.d.comb += [cause.eq(5), tval.eq(eff_addr)]
+            with m.Elif(dec.store):
+                m.d.comb += [cause.eq(7), tval.eq(eff_addr)]
+            with m.Else():
+                m.d.comb += [cause.eq(2), tval.eq(x_insn)]
+        with m.Elif(irq):
+            m.d.comb += [trap.eq(1), cause.eq(csr.x_irq_cause)]
+        with m.Elif(x_fault):
+            m.d.comb += [trap.eq(1), cause.eq(1), tval.eq(x_pc)]
+        with m.Elif(~legal | (dec.csr & csr.x_illegal) | bad_thread):
+            m.d.comb += [trap.eq(1), cause.eq(2), tval.eq(x_insn)]
+        with m.Elif(dec.ecall):
+            m.d.comb += [trap.eq(1), cause.eq(11)]
+        with m.Elif(dec.ebreak):
+            m.d.comb += [trap.eq(1), cause.eq(3), tval.eq(x_pc)]
+        with m.Elif(taken & (target[0:2] != 0)):
+            m.d.comb += [trap.eq(1), cause.eq(0), tval.eq(target)]
+        with m.Elif((dec.load | dec.store) & lsu.misaligned):
+            m.d.comb += [trap.eq(1), cause.eq(Mux(dec.load, 4, 6)), tval.eq(eff_addr)]
+        with m.Elif((dec.load | dec.store) & mem_oob):
+            m.d.comb += [trap.eq(1), cause.eq(Mux(dec.load, 5, 7)), tval.eq(eff_addr)]
+
+        # long operations, first pass: send the request
+        d_valid = Signal()
+        d_payload = Signal(MemRequest)
+        d_tid = Signal(THREAD_BITS)
+        d_free = ~d_valid | self.dbus.req.ready
+        c_valid = Signal()
+        c_payload = Signal(CxRequest)
+        c_free = ~c_valid | self.cx.req.ready
+        first = x_valid & ~x_phase2 & ~trap
+        send_mem = first & (dec.load | dec.store) & d_free
+        send_mul = first & dec.mul
+        send_div = first & dec.div & ~div.busy
+        send_cx = first & dec.custom & c_free
+        long_op = dec.load | dec.store | dec.mul | dec.div | dec.custom
+        with m.If(first & long_op):
+            m.d.comb += outcome.eq(
+                Mux(send_mem | send_mul | send_div | send_cx, _Outcome.WAIT, _Outcome.RETRY)
+            )
+        with m.Else():
+            m.d.comb += outcome.eq(_Outcome.DONE)
+        done = x_valid & (outcome == _Outcome.DONE)
+        ok = done & ~trap
+
+        m.d.comb += [
+            mul.i_valid.eq(send_mul),
+            mul.i_thread.eq(x_tid),
+            mul.i_op.eq(dec.funct3[0:2]),
+            mul.i_a.eq(a),
+            mul.i_b.eq(b),
+            div.i_valid.eq(send_div),
+            div.i_thread.eq(x_tid),
+            div.i_op.eq(dec.funct3[0:2]),
+            div.i_a.eq(a),
+            div.i_b.eq(b),
+        ]
+        dreq = self.dbus.req
+        m.d.comb += [
+            dreq.valid.eq(d_valid),
+            dreq.payload.eq(d_payload),
+            dtags.w_en.eq(dreq.valid & dreq.ready),
+            dtags.w_data.eq(d_tid),
+            dtags.r_en.eq(self.dbus.resp.valid),
+        ]
+        with m.If(dreq.ready):
+            m.d.sync += d_valid.eq(0)
+        with m.If(send_mem):
+            m.d.sync += [
+                d_valid.eq(1),
+                d_payload.addr.eq(lsu.word_addr),
+                d_payload.wdata.eq(lsu.wdata),
+                d_payload.mask.eq(lsu.mask),
+                d_payload.we.eq(dec.store),
+                d_tid.eq(x_tid),
+            ]
+        creq = self.cx.req
+        m.d.comb += [creq.valid.eq(c_valid), creq.payload.eq(c_payload)]
+        with m.If(creq.ready):
+            m.d.sync += c_valid.eq(0)
+        with m.If(send_cx):
+            m.d.sync += [
+                c_valid.eq(1),
+                c_payload.thread.eq(x_tid),
+                c_payload.insn.eq(x_insn),
+                c_payload.a.eq(a),
+                c_payload.b.eq(b),
+            ]
+
+        # write-back value
+        rd_value = Signal(32)
+        rd_we = Signal()
+        with m.If(dec.lui):
+            m.d.comb += [rd_value.eq(imm), rd_we.eq(1)]
+        with m.Elif(dec.auipc):
+            m.d.comb += [rd_value.eq(x_pc + imm), rd_we.eq(1)]
+        with m.Elif(dec.jal | dec.jalr):
+            m.d.comb += [rd_value.eq(pc4), rd_we.eq(1)]
+        with m.Elif(dec.alu):
+            m.d.comb += [rd_value.eq(alu.result), rd_we.eq(1)]
+        with m.Elif(dec.csr):
+            m.d.comb += [rd_value.eq(csr.x_rdata), rd_we.eq(1)]
+        with m.Elif(dec.load):
+            m.d.comb += [rd_value.eq(lsu.load_value), rd_we.eq(1)]
+        with m.Elif(dec.mul | dec.div):
+            m.d.comb += [rd_value.eq(x_rbuf), rd_we.eq(1)]
+        with m.Elif(dec.custom):
+            m.d.comb += [rd_value.eq(x_rbuf), rd_we.eq(x_rwb)]
+        write_rd = ok & rd_we & (dec.rd != 0)
+        with m.If(cleared):
+            m.d.comb += [
+                wp.addr.eq(Cat(dec.rd, x_tid[0:tbits] if tbits else Const(0, 0))),
+                wp.data.eq(rd_value),
+                wp.en.eq(write_rd),
+            ]
+        with m.Else():
+            m.d.comb += [wp.addr.eq(clearing), wp.data.eq(0), wp.en.eq(1)]
+        m.d.comb += [
+            csr.x_commit.eq(ok & dec.csr & csr_write),
+            csr.x_retire.eq(ok),
+            csr.x_trap.eq(done & trap),
+            csr.x_cause.eq(cause),
+            csr.x_tval.eq(tval),
+            csr.x_mret.eq(ok & dec.mret),
+        ]
+
+        next_pc = Signal(32)
+        with m.If(trap):
+            m.d.comb += next_pc.eq(csr.x_mtvec)
+        with m.Elif(dec.mret):
+            m.d.comb += next_pc.eq(csr.x_mepc)
+        with m.Elif(taken):
+            m.d.comb += next_pc.eq(target)
+        with m.Else():
+            m.d.comb += next_pc.eq(pc4)
+
+        # thread control: host and thread.start / thread.stop
+        x_start = ok & dec.thread_start
+        x_stop = ok & dec.thread_stop
+        start_req, stop_req, start_pc = [], [], []
+        for t in range(n):
+            mine = a == t
+            start_req.append(self.start[t] | (x_start & mine))
+            stop_req.append(self.stop[t] | (x_stop & mine))
+            start_pc.append(Mux(x_start & mine, b, self.start_pc))
+
+        def bit(vector, index):
+            return vector.bit_select(index[0:tbits], 1) if n > 1 else vector[0]
+
+        run_after = at(run, x_tid) & ~bit(Cat(*stop_req), x_tid)
+        sleep_now = ok & dec.wfi & ~bit(csr.wake, x_tid)
+        x_continue = done & run_after & ~sleep_now
+        x_wants_fetch = x_continue & self._in_sram(next_pc)
+
+        # fetch request: an idle thread (round robin) first, else the thread leaving X, which
+        # otherwise becomes idle and takes its turn (so no thread starves)
+        for t in range(n):
+            m.d.comb += fetch_arb.requests[t].eq(
+                (st[t] == ThreadState.IDLE) & run[t] & ~pstart[t] & self._in_sram(pc[t])
+            )
+        idle_fetch = f_free & fetch_arb.valid
+        x_fetch = x_wants_fetch & f_free & ~fetch_arb.valid
+        m.d.comb += fetch_arb.advance.eq(idle_fetch)
+        with m.If(ireq.ready):
+            m.d.sync += f_valid.eq(0)
+        with m.If(x_fetch):
+            m.d.sync += [f_valid.eq(1), f_tid.eq(x_tid), f_addr.eq(next_pc)]
+        with m.Elif(idle_fetch):
+            m.d.sync += [
+                f_valid.eq(1),
+                f_tid.eq(fetch_arb.grant_index),
+                f_addr.eq(at(pc, fetch_arb.grant_index)),
+            ]
+
+        # completions of long operations
+        dresp = self.dbus.resp
+        cresp = self.cx.resp
+
+        for t in range(n):
+            me_x = x_valid & (x_tid == t)
+            me_resp = iresp.valid & (resp_tid == t)
+            me_issue = issue_valid & (issue_tid == t)
+            quiet = (
+                (st[t] == ThreadState.IDLE)
+                | ((st[t] == ThreadState.READY) & ~rvalid[t] & ~me_issue)
+                | (st[t] == ThreadState.SLEEP)
+                | ((st[t] == ThreadState.FETCH) & ~me_resp)
+            )
+            apply = pstart[t] & quiet
+            with m.If(apply):
+                m.d.sync += [pc[t].eq(ppc[t]), run[t].eq(1), pstart[t].eq(0)]
+                with m.If(st[t] == ThreadState.FETCH):
+                    m.d.sync += drop[t].eq(1)
+                with m.Else():
+                    m.d.sync += st[t].eq(ThreadState.IDLE)
+            with m.Elif(stop_req[t]):
+                m.d.sync += [run[t].eq(0), pstart[t].eq(0)]
+            with m.Elif(start_req[t] & ~run[t]):
+                m.d.sync += [pstart[t].eq(1), ppc[t].eq(start_pc[t] & ~3)]
+
+            with m.Switch(st[t]):
+                with m.Case(ThreadState.IDLE):
+                    with m.If(~apply & run[t] & ~pstart[t] & ~self._in_sram(pc[t])):
+                        m.d.sync += [st[t].eq(ThreadState.READY), ifault[t].eq(1)]
+                    with m.Elif(idle_fetch & (fetch_arb.grant_index == t)):
+                        m.d.sync += st[t].eq(ThreadState.FETCH)
+                with m.Case(ThreadState.FETCH), m.If(me_resp):
+                    with m.If(drop[t]):
+                        m.d.sync += [st[t].eq(ThreadState.IDLE), drop[t].eq(0)]
+                    with m.Else():
+                        m.d.sync += [
+                            st[t].eq(Mux(me_issue, ThreadState.BUSY, ThreadState.READY)),
+                            ibuf[t].eq(iresp.payload.rdata),
+                            ifault[t].eq(iresp.payload.err),
+                        ]
+                with m.Case(ThreadState.READY), m.If(me_issue):
+                    m.d.sync += st[t].eq(ThreadState.BUSY)
+                with m.Case(ThreadState.BUSY), m.If(me_x), m.Switch(outcome):
+                    with m.Case(_Outcome.WAIT):
+                        m.d.sync += st[t].eq(ThreadState.WAIT)
+                    with m.Case(_Outcome.RETRY):
+                        m.d.sync += st[t].eq(ThreadState.READY)
+                    with m.Case(_Outcome.DONE):
+                        m.d.sync += [pc[t].eq(next_pc), rvalid[t].eq(0)]
+                        with m.If(sleep_now):
+                            m.d.sync += st[t].eq(ThreadState.SLEEP)
+                        with m.Elif(x_fetch):
+                            m.d.sync += st[t].eq(ThreadState.FETCH)
+                        with m.Elif(x_continue & ~x_wants_fetch):
+                            m.d.sync += [st[t].eq(ThreadState.READY), ifault[t].eq(1)]
+                        with m.Else():
+                            m.d.sync += st[t].eq(ThreadState.IDLE)
+                with m.Case(ThreadState.WAIT):
+                    got_d = dresp.valid & (dtags.r_data == t)
+                    got_mul = mul.o_valid & (mul.o_thread == t)
+                    got_div = div.o_valid & (div.o_thread == t)
+                    got_cx = cresp.valid & (cresp.payload.thread == t)
+                    with m.If(got_d | got_mul | got_div | got_cx):
+                        m.d.sync += [st[t].eq(ThreadState.READY), rvalid[t].eq(1)]
+                    with m.If(got_d):
+                        m.d.sync += [rbuf[t].eq(dresp.payload.rdata), rerr[t].eq(dresp.payload.err)]
+                    with m.Elif(got_mul):
+                        m.d.sync += [rbuf[t].eq(mul.o_result), rerr[t].eq(0)]
+                    with m.Elif(got_div):
+                        m.d.sync += [rbuf[t].eq(div.o_result), rerr[t].eq(0)]
+                    with m.Elif(got_cx):
+                        m.d.sync += [
+                            rbuf[t].eq(cresp.payload.data),
+                            rerr[t].eq(cresp.payload.err),
+                            rwb[t].eq(cresp.payload.wb),
+                        ]
+                with m.Case(ThreadState.SLEEP), m.If(~apply & csr.wake[t]):
+                    m.d.sync += st[t].eq(ThreadState.IDLE)
+            # an instruction issued straight from the fetch response is kept for a retry
+            with m.If(me_issue & (st[t] == ThreadState.FETCH)):
+                m.d.sync += [ibuf[t].eq(iresp.payload.rdata), ifault[t].eq(iresp.payload.err)]
+
+        # ---------------------------------------------------------------- retire trace
+        rt = self.retire.payload
+        m.d.sync += self.retire.valid.eq(done)
+        with m.If(done):
+            m.d.sync += [
+                rt.thread.eq(x_tid),
+                rt.pc.eq(x_pc),
+                rt.insn.eq(Mux(irq | x_fault, 0, x_insn)),
+                rt.rd.eq(Mux(write_rd, dec.rd, 0)),
+                rt.rd_value.eq(Mux(write_rd, rd_value, 0)),
+                rt.trap.eq(trap),
+                rt.cause.eq(Mux(trap, cause, 0)),
+                rt.tval.eq(Mux(trap, tval, 0)),
+                rt.mem_we.eq(ok & dec.store),
+                rt.mem_addr.eq(Mux(ok & dec.store, lsu.word_addr, 0)),
+                rt.mem_wdata.eq(Mux(ok & dec.store, lsu.wdata, 0)),
+                rt.mem_mask.eq(Mux(ok & dec.store, lsu.mask, 0)),
+            ]
+        return m

@@ -1,0 +1,213 @@
+"""``tatami run PROGRAM.elf`` and ``tatami bench core``: the scalar core's commands.
+
+``tatami run`` loads an ELF into the node SRAM of a ``CoreTile`` (the core, its SRAM model and the
+example custom unit) at its link addresses, starts thread 0 at the entry point and simulates the
+RTL until the program writes its ``tohost`` word (HTIF: 1 = pass, ``(code << 1) | 1`` = fail
+code) or the cycle limit. ``tatami bench core`` measures IPC for 1, 2 and 4 threads on the
+kernels of :mod:`tatami.sim.core.kernels` and, with ``--synth``, ECP5 LUTs and Fmax.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["check_image", "register", "run_elf"]
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results" / "core.json"
+
+
+def register(commands):
+    p = commands.command(
+        "run",
+        help="run a RISC-V ELF on the scalar core RTL until it writes tohost",
+        description="Load PROGRAM.elf into node SRAM at its link addresses (the SRAM is at "
+        "node.core.reset_pc, 0x80000000 by default), start thread 0 at the entry point and "
+        "simulate until the program writes its tohost symbol (1 = pass, (code << 1) | 1 = fail) "
+        "or --max-cycles. Exit status 0 only on pass.",
+    )
+    p.add_argument("program", help="ELF executable (RV32IM, linked at 0x80000000)")
+    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    p.add_argument("--threads", type=int, help="hardware threads of the core (default: the config's)")
+    p.add_argument("--max-cycles", type=int, default=2_000_000, help="cycle limit (default 2,000,000)")
+    p.add_argument("--check", action="store_true", help="compare every instruction with the golden model")
+    commands.add_config_args(p)
+    p.set_defaults(func=lambda args: _cmd_run(commands, args))
+
+    b = commands.bench("core", help="scalar core IPC for 1, 2 and 4 threads on small kernels; ECP5 area/Fmax")
+    commands.add_config_args(b)
+    b.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    b.add_argument("--synth", action="store_true", help="also synthesize the core for ECP5 (minutes)")
+    b.add_argument("-o", "--output", default=str(RESULTS), help=f"results JSON (default {RESULTS})")
+    b.set_defaults(func=lambda args: _cmd_bench(commands, args))
+
+
+def _config(commands, args):
+    from tatami.config import ConfigError
+
+    cfg = commands.config(args)
+    if getattr(args, "threads", None) is not None:
+        try:
+            cfg = cfg.replace(**{"node.core.threads": args.threads})
+        except ConfigError as e:
+            raise commands.CliError(f"--threads {args.threads}: {e}") from None
+    return cfg
+
+
+def check_image(cfg, image) -> list[str]:
+    """Problems that stop ``image`` (an :class:`~tatami.asm.ElfImage`) from running on ``cfg``'s
+    node: segments outside the SRAM."""
+    base, size = cfg.node.core.reset_pc, cfg.node.sram.size_bytes
+    problems = []
+    for seg in image.segments:
+        if not (base <= seg.address and seg.address + seg.size <= base + size):
+            problems.append(
+                f"segment at {seg.address:#010x}..{seg.address + seg.size:#010x} ({seg.size} bytes) is "
+                f"outside the node SRAM {base:#010x}..{base + size:#010x} ({size // 1024} KiB, config "
+                f"{cfg.name}): link at {base:#x} and keep the image within the SRAM, or choose a config "
+                "with more SRAM (--config, --set node.sram.size_bytes=...)"
+            )
+    return problems
+
+
+def run_elf(
+    cfg, elf: Path, *, sim="verilator", max_cycles=2_000_000, threads_to_start=1, check=False
+) -> dict:
+    """Simulate ``elf`` on a ``CoreTile`` for ``cfg``; returns the bench's result dict
+    (``finished``, ``tohost``, ``cycles``, ``retired``, ``retired_per_thread``, ``running``)."""
+    from tatami.sim.benches.core import tile_design
+    from tatami.sim.harness import run_cocotb
+
+    design = tile_design(cfg)
+    with tempfile.TemporaryDirectory(prefix="tatami-run-") as tmp:
+        result = Path(tmp) / "result.json"
+        job = {
+            "elf": str(Path(elf).resolve()),
+            "max_cycles": max_cycles,
+            "threads_to_start": threads_to_start,
+            "result": str(result),
+            "check": check,
+        }
+        run_cocotb(
+            design,
+            "tatami.sim.benches.core",
+            sim=sim,
+            seed=1,
+            testcase="core_job",
+            extra_env={"TATAMI_CORE_JOB": json.dumps(job)},
+        )
+        return json.loads(result.read_text())
+
+
+def _cmd_run(commands, args) -> int:
+    from tatami.asm import ElfError, load_elf
+    from tatami.sim.harness import HarnessError
+
+    cfg = _config(commands, args)
+    path = Path(args.program)
+    if not path.exists():
+        raise commands.CliError(f"no such file: {path}")
+    try:
+        image = load_elf(path)
+    except ElfError as e:
+        raise commands.CliError(str(e)) from None
+    problems = check_image(cfg, image)
+    if problems:
+        raise commands.CliError(f"{path} does not fit: " + "; ".join(problems))
+    if "tohost" not in image.symbols:
+        print(f"note: {path} has no tohost symbol; running until every thread stops or the cycle limit")
+    if args.max_cycles < 1:
+        raise commands.CliError(f"--max-cycles must be positive, not {args.max_cycles}")
+    start = time.perf_counter()
+    try:
+        r = run_elf(cfg, path, sim=args.sim, max_cycles=args.max_cycles, check=args.check)
+    except HarnessError as e:
+        print(f"tatami run: simulation failed: {e}")
+        return 1
+    seconds = time.perf_counter() - start
+    if r["tohost"] is not None:
+        value = r["tohost"]
+        passed = value == 1
+        verdict = "PASS" if passed else f"FAIL (tohost = {value:#x}, code {value >> 1})"
+    elif r["finished"]:
+        passed, verdict = False, "ENDED (all threads stopped without writing tohost)"
+    else:
+        passed, verdict = False, f"TIMEOUT (no tohost write in {args.max_cycles} cycles)"
+    ipc = r["retired"] / r["cycles"] if r["cycles"] else 0.0
+    print(f"{path.name}: {verdict}")
+    print(f"  cycles {r['cycles']}, retired instructions {r['retired']}, IPC {ipc:.3f}")
+    print(f"  config {cfg.name}, {cfg.node.core.threads} threads, {args.sim}, {seconds:.1f} s wall")
+    return 0 if passed else 1
+
+
+def _cmd_bench(commands, args) -> int:
+    from tatami.asm import assemble
+    from tatami.sim.core.kernels import KERNELS, kernel_source
+
+    cfg = commands.config(args)
+    cfg = cfg.replace(**{"node.core.threads": 4})
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tatami-bench-core-") as tmp:
+        for name in KERNELS:
+            prog = assemble(kernel_source(name), base=cfg.node.core.reset_pc)
+            elf = Path(tmp) / f"{name}.elf"
+            prog.write_elf(elf)
+            for n in (1, 2, 4):
+                r = run_elf(cfg, elf, sim=args.sim, max_cycles=400_000, threads_to_start=n, check=True)
+                if not r["finished"]:
+                    raise commands.CliError(f"kernel {name} with {n} threads did not finish")
+                ipc = r["retired"] / r["cycles"]
+                rows.append(
+                    {
+                        "kernel": name,
+                        "threads": n,
+                        "cycles": r["cycles"],
+                        "retired": r["retired"],
+                        "ipc": round(ipc, 3),
+                    }
+                )
+                print(
+                    f"{name:14s} {n} thread(s): {r['retired']:6d} instructions in "
+                    f"{r['cycles']:6d} cycles, IPC {ipc:.3f}"
+                )
+    out = {
+        "config": cfg.name,
+        "hardware_threads": 4,
+        "kernels": rows,
+        "note": "IPC = instructions retired by all started threads / cycles from start until every "
+        "started thread has stopped; SRAM answers in 1 cycle; every instruction checked against "
+        "the golden model",
+    }
+    if args.synth:
+        from tatami.fpga.synth import synthesize
+        from tatami.hw.core.core import Core
+
+        for threads in (1, 4):
+            c = cfg.replace(**{"node.core.threads": threads})
+            r = synthesize(Core(c), freq_mhz=cfg.clock_hz / 1e6)
+            out.setdefault("ecp5", []).append(
+                {
+                    "threads": threads,
+                    "luts": r["luts"],
+                    "ffs": r["ffs"],
+                    "brams": r["brams"],
+                    "dsps": r["dsps"],
+                    "fmax_mhz": r["fmax_mhz"] and round(r["fmax_mhz"], 1),
+                    "device": "LFE5U-85F",
+                }
+            )
+            print(
+                f"ECP5 core, {threads} thread(s): {r['luts']} LUTs, {r['ffs']} FFs, Fmax {r['fmax_mhz']} MHz"
+            )
+    else:
+        old = Path(args.output)
+        if old.exists():
+            prev = json.loads(old.read_text())
+            if "ecp5" in prev:
+                out["ecp5"] = prev["ecp5"]
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
