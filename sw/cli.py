@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("asm_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_asm)
 
-    p = sub.add_parser("bench", help="benchmarks: figures written to a results file (see docs/benchmarks.md)")
+    p = sub.add_parser("bench", help="benchmarks: figures written to docs/results/ and the area's docs page")
     bench = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     commands = Commands(sub, bench)
     p = commands.bench(

@@ -627,7 +627,8 @@ class _LookPastBuffer:
         fields = (self.data, self.head, self.tail, self.route, self.valid)
         incoming = (w_data[:fb], w_data[fb], w_data[fb + 1], route_in, Const(1))
         for j in range(depth):
-            shift = self.rm & (self.rm_idx <= j)
+            # Every entry at or after the removed one moves up (the last one always does).
+            shift = self.rm & (self.rm_idx <= j) if j < depth - 1 else self.rm
             with m.If(w_en & (self.w_pos == j)):
                 m.d.sync += [f[j].eq(x) for f, x in zip(fields, incoming, strict=True)]
             with m.Elif(shift):
