@@ -10,8 +10,8 @@ from tatami.config import TatamiConfig
 from tatami.host.protocol import BridgeReg
 from tatami.hw.bridge.bridge import HostBridge
 from tatami.hw.bridge.endpoint import LoopbackEndpoint
-from tatami.hw.bridge.select import select
 from tatami.hw.common import hier
+from tatami.hw.common.select import select
 from tatami.hw.noc.mesh import Mesh
 from tatami.hw.noc.ports import DropReason, node_index
 

@@ -9,11 +9,11 @@ from amaranth.lib.wiring import In, Out
 
 from tatami.config import TatamiConfig
 from tatami.host.protocol import MAGIC, BridgeInfo, BridgeReg, Limits, Op, Status
+from tatami.hw.common.select import select
 from tatami.hw.formats import Header, MsgClass, PacketKind
 from tatami.hw.noc.router import LinkSignature
 
 from .framer import FrameByte
-from .select import select
 
 __all__ = ["BridgeCore", "RegBusSignature"]
 

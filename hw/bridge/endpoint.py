@@ -11,11 +11,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, CSR_BASE, TatamiConfig
+from tatami.hw.common.select import select
 from tatami.hw.formats import Header, MsgClass, PacketKind, ReadRequestImmediate
 from tatami.hw.noc.router import LinkSignature
 
 from .recv import HostFlit
-from .select import select
 
 __all__ = ["HOST_TAG", "EndpointReg", "LoopbackEndpoint"]
 

@@ -14,8 +14,9 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
+from tatami.hw.common.select import select
+
 from .bus import CustomSignature
-from .select import pick
 
 __all__ = ["Accumulator"]
 
@@ -57,7 +58,7 @@ class Accumulator(wiring.Component):
         p = req.payload
         funct3, funct7 = p.insn[12:15], p.insn[25:32]
         tid = p.thread if self.threads > 1 else 0
-        current = pick(accs, tid)
+        current = select(tid, accs)
         with m.If(req.valid & req.ready):
             m.d.sync += [busy.eq(1), count.eq(self.latency - 1), resp.payload.thread.eq(p.thread)]
             with m.If((funct7 == FUNCT7) & (funct3 == 0)):

@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from tatami.config import TatamiConfig
+from tatami.hw.common.select import select
 
 from .alu import ALU
 from .branch import BranchUnit
@@ -50,7 +51,6 @@ from .decoder import Decoder
 from .divider import Divider
 from .lsu import LoadStoreUnit
 from .multiplier import Multiplier
-from .select import pick
 
 __all__ = ["Core", "ThreadState"]
 
@@ -142,7 +142,7 @@ class Core(wiring.Component):
             return [Signal(shape, name=f"{name}{i}", init=init) for i in range(n)]
 
         def at(sigs, index):
-            return pick(sigs, index)
+            return select(index, sigs)
 
         st = regs("st", ThreadState)
         run, pc = regs("run", 1), regs("pc", 32)

@@ -18,10 +18,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import TatamiConfig
+from tatami.hw.common.select import select
 from tatami.isa import Csr
 
 from .bus import THREAD_BITS
-from .select import pick
 
 __all__ = ["CsrFile"]
 
@@ -121,11 +121,11 @@ class CsrFile(wiring.Component):
             m.d.comb += sel.eq(tid)
 
         def cur(regs):
-            return pick(regs, sel)
+            return select(sel, regs)
 
         c_mie, c_mpie = cur(mie_bit), cur(mpie)
         c_mcycle, c_minstret = cur(mcycle), cur(minstret)
-        c_mie_reg, c_mip = cur(mie), pick(mip, sel)
+        c_mie_reg, c_mip = cur(mie), select(sel, mip)
         hartid = Signal(32)
         m.d.comb += hartid.eq(self.node * n + tid)
 
