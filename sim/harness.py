@@ -349,7 +349,6 @@ def run_cocotb(
 
         env = {
             "TATAMI_DESIGN_META": str(gen.meta),
-            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
             # Warnings are errors in the testbench too, as in the pytest process.
             "PYTHONWARNINGS": "error",
             **(extra_env or {}),
@@ -357,19 +356,20 @@ def run_cocotb(
         test_dir = log_dir / label
         log_file = log_dir / f"{label}.log"
         try:
-            results = runner.test(
-                test_module=test_module,
-                hdl_toplevel=gen.top,
-                hdl_toplevel_lang="verilog",
-                build_dir=bdir,
-                test_dir=test_dir,
-                seed=seed,
-                testcase=testcase,
-                extra_env=env,
-                waves=waves,
-                timescale=TIMESCALE,
-                log_file=log_file,
-            )
+            with _repo_on_path():
+                results = runner.test(
+                    test_module=test_module,
+                    hdl_toplevel=gen.top,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=bdir,
+                    test_dir=test_dir,
+                    seed=seed,
+                    testcase=testcase,
+                    extra_env=env,
+                    waves=waves,
+                    timescale=TIMESCALE,
+                    log_file=log_file,
+                )
         except (SystemExit, Exception) as e:
             tail = _tail(log_file)
             raise HarnessError(
@@ -385,6 +385,22 @@ def run_cocotb(
             f"{_tail(log_file)}"
         )
     return results
+
+
+@contextlib.contextmanager
+def _repo_on_path():
+    """The repository root on ``sys.path`` while the runner runs: cocotb's runner gives the
+    simulator ``PYTHONPATH = sys.path`` (overriding ours), and testbench modules such as ``tb.*``
+    live in the repository, not in the installed package. Outside pytest the root is not there."""
+    root = str(REPO_ROOT)
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        if added and root in sys.path:
+            sys.path.remove(root)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
