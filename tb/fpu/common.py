@@ -276,6 +276,23 @@ def _convert_any(rng, n):
     return ops
 
 
+#: Every other ordered pair of formats (including a format into itself with another bias): the
+#: directions CONVERSIONS does not name, e.g. CFloat8 <-> CFloat16, BF16 <-> CFloat16, SHP <-> UHP.
+OTHER_CONVERSIONS = [(s, d) for s in FpFormat for d in FpFormat if (s, d) not in CONVERSIONS]
+
+
+def _convert_each(pairs):
+    """Every pair in ``pairs`` in each batch (``n // len(pairs)`` cases each, the rest to the first)."""
+
+    def make(rng, n):
+        ops = []
+        for k, (s, d) in enumerate(pairs):
+            ops += _convert_ops(s, d)(rng, n // len(pairs) + (n % len(pairs) if k == 0 else 0))
+        return ops
+
+    return make
+
+
 SPECS = {
     s.name: s
     for s in [
@@ -295,6 +312,7 @@ SPECS = {
         *[Spec(f"cf8_mac_{x}{y}", _cf8_ops(True, (x, y)), _cf8_model(True)) for x in (0, 1) for y in (0, 1)],
         *[Spec(f"cvt_{s.name}_{d.name}".lower(), _convert_ops(s, d), convert_model) for s, d in CONVERSIONS],
         Spec("cvt_any", _convert_any, convert_model),
+        Spec("cvt_other", _convert_each(OTHER_CONVERSIONS), convert_model),
     ]
 }
 
@@ -352,6 +370,38 @@ async def stream(dut, words, *, stall=0.0, rng=None, latency=None):
     await FallingEdge(dut.clk)
     dut.o__ready.value = 0
     return out
+
+
+def mismatches(ops, expected, got, first, mask=0x3F, limit=8):
+    """Number of results that differ from ``expected``; describes the first ``limit`` in ``first``."""
+    count = 0
+    for op, (er, ef), word in zip(ops, expected, got):
+        gr, gf = word & MASK32, word >> 32
+        if gr != er or (gf & mask) != (ef & mask):
+            count += 1
+            if len(first) < limit:
+                first.append(
+                    f"  {op}: expected {er:08X} flags {ef & mask:02X}, got {gr:08X} flags {gf & mask:02X}"
+                )
+    return count
+
+
+def record(dut, **fields):
+    """Append one run's counts as a JSON line to ``TATAMI_FPU_RECORD`` (when set): the long
+    sweeps use it to fill the ``long_runs`` section of ``docs/results/fpu.json``."""
+    import json
+    import os
+
+    path = os.environ.get("TATAMI_FPU_RECORD")
+    if not path:
+        return
+    import cocotb
+
+    # ``run_seed`` reruns the whole simulation (``--seed``); ``seed`` is this test's own draw.
+    run_seed = os.environ.get("COCOTB_RANDOM_SEED")
+    row = {"unit": dut._name, "sim": cocotb.SIM_NAME, "run_seed": run_seed and int(run_seed), **fields}
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 def compare(ops, expected, got, label, mask=0x3F, limit=8):
@@ -424,9 +474,43 @@ class Bench:
         expected = [model(op, r) for op, r in zip(ops, rands)]
         return compare(ops, expected, got, f"{label} (seed {self.seed})", mask=mask)
 
-    async def run_spec(self, name, n, **kwargs):
+    async def run_spec(self, name, n, *, stall=0.0, latency=None, mask=0x3F, batch=50_000):
+        """``n`` cases of spec ``name``, drawn and streamed in batches of ``batch`` (one simulation,
+        bounded memory). Counts every mismatch, records the run (:func:`record`), then raises with
+        the first mismatches if any."""
+        import time
+
         spec = SPECS[name]
-        return await self.run_ops(spec.make(self.np_rng, n), spec.model, name, **kwargs)
+        start, done, bad, first, modes, pairs = time.perf_counter(), 0, 0, [], {}, {}
+        while done < n:
+            ops = spec.make(self.np_rng, min(batch, n - done))
+            words = [self.codec.pack(op) for op in ops]
+            got = await stream(self.dut, words, stall=stall, rng=self.rng, latency=latency)
+            rands = self.rands(len(ops))
+            expected = [spec.model(op, r) for op, r in zip(ops, rands)]
+            bad += mismatches(ops, expected, got, first, mask=mask)
+            for op in ops:
+                if "mode" in op:  # a conversion: count per rounding mode and per pair of formats
+                    modes[op["mode"]] = modes.get(op["mode"], 0) + 1
+                    pair = f"{FpFormat(op['src']).name}->{FpFormat(op['dst']).name}"
+                    pairs[pair] = pairs.get(pair, 0) + 1
+            done += len(ops)
+        per_mode = {nm.RoundingMode(k).name: v for k, v in sorted(modes.items())}
+        record(
+            self.dut,
+            spec=name,
+            cases=done,
+            mismatches=bad,
+            seed=self.seed,
+            stall=stall,
+            seconds=round(time.perf_counter() - start, 1),
+            **({"cases_per_mode": per_mode} if modes else {}),
+            **({"cases_per_pair": dict(sorted(pairs.items()))} if len(pairs) > 1 else {}),
+        )
+        if bad:
+            head = f"{name} (seed {self.seed}): {bad} of {done} results differ; first:\n"
+            raise AssertionError(head + "\n".join(first))
+        return done
 
     async def run_vectors(self, stem, to_op, limit=0):
         """Every line (or a sample) of a TestFloat file: results and the five IEEE flags."""
@@ -485,6 +569,17 @@ class Bench:
         self.dut.flags_clear.value = 1
         await FallingEdge(self.dut.clk)
         self.dut.flags_clear.value = 0
+
+
+def long_env(**knobs):
+    """Environment of a long (``-m long``) sweep: ``TATAMI_<KNOB>`` values, and every run's counts
+    appended to ``build/fpu_long/records.jsonl`` (``tatami fpu long-runs`` files them in
+    ``docs/results/fpu.json``)."""
+    from tatami.sim.harness import build_root
+
+    path = build_root() / "fpu_long" / "records.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"TATAMI_FPU_RECORD": str(path), **{f"TATAMI_{k.upper()}": str(v) for k, v in knobs.items()}}
 
 
 def cases(default):

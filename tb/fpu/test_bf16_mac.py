@@ -9,7 +9,7 @@ from tatami.config import preset
 from tatami.hw.fpu.bf16_mac import Bf16Mac
 from tatami.sim.cocotb_env import design_config, design_params
 from tatami.sim.harness import Design
-from tb.fpu.common import SPECS, Bench, cases, env_for
+from tb.fpu.common import SPECS, Bench, cases, env_for, long_env
 
 
 def bench(dut):
@@ -68,5 +68,5 @@ def test_bf16_mac_million(cocotb_run, sim, accumulate):
         design(accumulate),
         "tb.fpu.test_bf16_mac",
         testcase="random_cases",
-        extra_env={"TATAMI_CASES": "1000000"},
+        extra_env=long_env(cases=1_000_000),
     )

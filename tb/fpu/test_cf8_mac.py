@@ -10,7 +10,7 @@ from tatami.config import preset
 from tatami.hw.fpu.cf8_mac import Cf8Mac
 from tatami.sim.cocotb_env import design_config, design_params, knob
 from tatami.sim.harness import Design
-from tb.fpu.common import SPECS, Bench, cases, env_for
+from tb.fpu.common import SPECS, Bench, cases, env_for, long_env
 
 
 def bench(dut):
@@ -68,5 +68,5 @@ def test_cf8_mac_million(cocotb_run, sim, accumulate):
         design(accumulate),
         "tb.fpu.test_cf8_mac",
         testcase="random_cases",
-        extra_env={"TATAMI_CASES": "1000000", "TATAMI_PER_LAYOUT": "1"},
+        extra_env=long_env(cases=1_000_000, per_layout=1),
     )

@@ -21,7 +21,18 @@ from tatami.hw.fpu.layouts import FpFormat
 from tatami.sim import numerics as nm
 from tatami.sim.cocotb_env import design_config, knob
 from tatami.sim.harness import Design
-from tb.fpu.common import CONVERSIONS, MASK32, SPECS, Bench, cases, convert_model, env_for, fmt_of, stream
+from tb.fpu.common import (
+    CONVERSIONS,
+    MASK32,
+    SPECS,
+    Bench,
+    cases,
+    convert_model,
+    env_for,
+    fmt_of,
+    long_env,
+    stream,
+)
 
 
 def bench(dut):
@@ -151,6 +162,7 @@ LONG_GROUPS = {
     "fp32_bf16": ["cvt_fp32_bf16", "cvt_bf16_fp32"],
     "cf8": [f"cvt_{s.name}_{d.name}".lower() for s, d in CONVERSIONS if "CF8" in s.name + d.name],
     "cf16": [f"cvt_{s.name}_{d.name}".lower() for s, d in CONVERSIONS if "CF16" in s.name + d.name],
+    "other": ["cvt_other"],  # the 22 other directions, every one in each batch
 }
 
 
@@ -162,7 +174,7 @@ def test_convert_stochastic_million(cocotb_run, sim):
         design(),
         "tb.fpu.test_convert",
         testcase="stochastic_rounding_statistics",
-        extra_env={"TATAMI_SR_COUNT": "1000000"},
+        extra_env=long_env(sr_count=1_000_000),
     )
 
 
@@ -175,5 +187,5 @@ def test_convert_million(cocotb_run, sim, group):
         design(),
         "tb.fpu.test_convert",
         testcase="random_cases",
-        extra_env={"TATAMI_CASES": "1000000", "TATAMI_SPECS": ",".join(LONG_GROUPS[group])},
+        extra_env=long_env(cases=1_000_000, specs=",".join(LONG_GROUPS[group])),
     )

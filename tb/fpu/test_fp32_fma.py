@@ -9,7 +9,7 @@ from tatami.config import preset
 from tatami.hw.fpu.fp32_fma import FP32FMA
 from tatami.sim.cocotb_env import design_config, knob
 from tatami.sim.harness import Design
-from tb.fpu.common import SPECS, Bench, cases, env_for
+from tb.fpu.common import SPECS, Bench, cases, env_for, long_env
 
 
 def bench(dut):
@@ -55,6 +55,4 @@ def test_fp32_fma(cocotb_run, sim):
 def test_fp32_fma_million(cocotb_run, sim):
     if sim != "verilator":
         pytest.skip("the million-case sweep runs on Verilator")
-    cocotb_run(
-        design(), "tb.fpu.test_fp32_fma", testcase="random_cases", extra_env={"TATAMI_CASES": "1000000"}
-    )
+    cocotb_run(design(), "tb.fpu.test_fp32_fma", testcase="random_cases", extra_env=long_env(cases=1_000_000))

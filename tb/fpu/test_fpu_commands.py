@@ -30,3 +30,36 @@ def test_bench_fp32_add_synthesis():
     assert row["latency_cycles"] == cfg.node.fpu.add_stages
     assert row["throughput_ops_per_cycle"] == 1.0
     assert 100 < row["luts"] < 20000 and row["ffs"] > 0 and row["fmax_mhz"] > 10
+
+
+def test_fpu_testfloat_is_registered(capsys):
+    from tatami.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["fpu", "testfloat", "--help"])
+    assert e.value.code == 0
+    assert "--model-only" in capsys.readouterr().out
+
+
+def test_fpu_testfloat_model_only(capsys):
+    from tatami.cli import main
+    from tb.fpu.common import VECTORS
+
+    assert main(["fpu", "testfloat", "--model-only", str(VECTORS / "f32_to_bf16_rtz.tv.gz")]) == 0
+    assert "8800 lines, 0 differ" in capsys.readouterr().out
+
+
+def test_long_runs_keeps_the_latest_record(tmp_path):
+    import json
+
+    from tatami.sim.fpu_commands import long_runs
+
+    rows = [
+        {"unit": "u", "spec": "add", "stall": 0.0, "cases": 10, "mismatches": 1},
+        {"unit": "u", "spec": "add", "stall": 0.0, "cases": 20, "mismatches": 0},
+        {"unit": "u", "spec": "add", "stall": 0.3, "cases": 5, "mismatches": 0},
+    ]
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    section = long_runs(records)
+    assert (section["total_cases"], section["total_mismatches"], len(section["runs"])) == (25, 0, 2)
