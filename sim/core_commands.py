@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["check_image", "register", "run_elf"]
+__all__ = ["COSIM_CONFIG", "check_image", "register", "run_cosim", "run_elf"]
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results" / "core.json"
 
@@ -35,6 +35,23 @@ def register(commands):
     p.add_argument("--check", action="store_true", help="compare every instruction with the golden model")
     commands.add_config_args(p)
     p.set_defaults(func=lambda args: _cmd_run(commands, args))
+
+    c = commands.command(
+        "cosim",
+        help="random co-simulation of the core RTL vs the golden model and unicorn, in batches",
+        description="Run random programs with seeds FIRST .. FIRST+COUNT-1 (one program per hardware "
+        "thread per seed) on the golden model, unicorn and the RTL, comparing every retired "
+        "instruction; BATCH seeds per simulator run. Totals are added to the results file so a long "
+        "run can be done in pieces (distinct seed ranges). Exit status 0 only without divergence.",
+    )
+    c.add_argument("--first", type=int, default=1_000_000, help="first seed (default 1,000,000)")
+    c.add_argument("--count", type=int, default=1000, help="seeds to run (default 1000)")
+    c.add_argument("--batch", type=int, default=2000, help="seeds per simulator run (default 2000)")
+    c.add_argument("--threads", type=int, default=4, help="hardware threads (default 4)")
+    c.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    c.add_argument("-o", "--output", default=str(RESULTS), help=f"results JSON to add to (default {RESULTS})")
+    c.add_argument("--no-record", action="store_true", help="do not write the results file")
+    c.set_defaults(func=lambda args: _cmd_cosim(commands, args))
 
     b = commands.bench("core", help="scalar core IPC for 1, 2 and 4 threads on small kernels; ECP5 area/Fmax")
     commands.add_config_args(b)
@@ -142,6 +159,105 @@ def _cmd_run(commands, args) -> int:
     return 0 if passed else 1
 
 
+def COSIM_CONFIG(threads: int):
+    """The co-simulation configuration: ``tiny`` with ``threads`` hardware threads and 4 KiB of
+    SRAM per thread (the tests' ``t1``/``t2``/``t4``)."""
+    from tatami.config import preset
+
+    cfg = preset("tiny").replace(**{"node.core.threads": threads})
+    if threads > 2:
+        cfg = cfg.replace(**{"node.sram.size_bytes": 16384})
+    return cfg
+
+
+def run_cosim(cfg, first: int, count: int, *, batch: int = 2000, sim: str = "verilator", log=print) -> dict:
+    """Co-simulate seeds ``first .. first + count - 1`` on ``cfg``'s ``CoreTile``, ``batch`` seeds
+    per simulator run (:func:`tatami.sim.benches.core.cosim_random`); returns the totals."""
+    from tatami.sim.benches.core import tile_design
+    from tatami.sim.harness import run_cocotb
+
+    keys = ("runs", "programs", "unicorn_programs", "instructions", "unicorn_instructions", "cycles")
+    total = dict.fromkeys(keys, 0) | {"divergences": 0, "divergent_seeds": [], "seconds": 0.0}
+    design = tile_design(cfg)
+    with tempfile.TemporaryDirectory(prefix="tatami-cosim-") as tmp:
+        for lo in range(first, first + count, batch):
+            n = min(batch, first + count - lo)
+            result = Path(tmp) / f"{lo}.json"
+            job = {"first_seed": lo, "count": n, "result": str(result)}
+            run_cocotb(
+                design,
+                "tatami.sim.benches.core",
+                sim=sim,
+                seed=lo,
+                testcase="random_cosim_job",
+                extra_env={"TATAMI_COSIM_JOB": json.dumps(job)},
+            )
+            r = json.loads(result.read_text())
+            for k in keys:
+                total[k] += r[k]
+            total["divergences"] += r["divergences"]
+            total["divergent_seeds"] += r["divergent_seeds"]
+            total["seconds"] += r["seconds"]
+            log(
+                f"seeds {lo}..{lo + n - 1}: {r['programs']} programs, {r['instructions']} instructions, "
+                f"{r['divergences']} divergences ({r['seconds']} s)"
+            )
+    total["seconds"] = round(total["seconds"], 1)
+    return total
+
+
+def _cmd_cosim(commands, args) -> int:
+    from tatami.sim.harness import HarnessError
+
+    if not 1 <= args.threads <= 4:
+        raise commands.CliError(f"--threads must be 1..4, not {args.threads}")
+    if args.count < 1 or args.batch < 1 or args.first < 0:
+        raise commands.CliError("--count and --batch must be positive and --first non-negative")
+    cfg = COSIM_CONFIG(args.threads)
+    try:
+        t = run_cosim(cfg, args.first, args.count, batch=args.batch, sim=args.sim)
+    except HarnessError as e:
+        print(f"tatami cosim: simulation failed: {e}")
+        return 1
+    print(
+        f"seeds {args.first}..{args.first + args.count - 1}, {args.threads} threads, {args.sim}: "
+        f"{t['programs']} programs ({t['unicorn_programs']} also on unicorn), {t['instructions']} "
+        f"instructions, {t['divergences']} divergences {t['divergent_seeds'][:10]}"
+    )
+    if not args.no_record:
+        record_cosim(
+            Path(args.output),
+            {"threads": args.threads, "sim": args.sim, "seeds": [args.first, args.first + args.count]} | t,
+        )
+        print(f"recorded in {args.output}")
+    return 0 if t["divergences"] == 0 else 1
+
+
+def record_cosim(path: Path, run: dict) -> None:
+    """Add a co-simulation run to the results file's ``cosim`` section and update its totals
+    (the file is locked meanwhile: pieces of a long run may finish together)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        sec = data.setdefault("cosim", {"runs": []})
+        run = dict(run, divergent_seeds=run["divergent_seeds"][:100])
+        sec["runs"].append(run)
+        totals = {}
+        for r in sec["runs"]:
+            key = f"{r['threads']} threads, {r['sim']}"
+            t = totals.setdefault(
+                key, {"seeds": 0, "programs": 0, "unicorn_programs": 0, "instructions": 0, "divergences": 0}
+            )
+            t["seeds"] += r["seeds"][1] - r["seeds"][0]
+            for k in ("programs", "unicorn_programs", "instructions", "divergences"):
+                t[k] += r[k]
+        sec["totals"] = totals
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def _cmd_bench(commands, args) -> int:
     from tatami.asm import assemble
     from tatami.sim.core.kernels import KERNELS, kernel_source
@@ -207,6 +323,11 @@ def _cmd_bench(commands, args) -> int:
             prev = json.loads(old.read_text())
             if "ecp5" in prev:
                 out["ecp5"] = prev["ecp5"]
+    old = Path(args.output)
+    if old.exists():
+        prev = json.loads(old.read_text())
+        if "cosim" in prev:
+            out["cosim"] = prev["cosim"]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.output}")

@@ -23,7 +23,17 @@ from tatami.hw.core.bus import RetireRecord
 from tatami.isa import Opcode
 from tatami.sim.core.model import MEI, MSI, MTI, TIMING_CSRS, AccumulatorModel, CoreModel, Retire
 
-__all__ = ["Mismatch", "TileDriver", "core_job", "run_program", "tile_design"]
+__all__ = [
+    "Mismatch",
+    "TileDriver",
+    "core_job",
+    "cosim_random",
+    "expected_word",
+    "random_cosim_job",
+    "run_program",
+    "run_traces",
+    "tile_design",
+]
 
 _CODEC = Codec(data.Layout.cast(RetireRecord))
 
@@ -191,6 +201,28 @@ class TileDriver:
             if self.model is not None:
                 self.model.write(addr, blob)
 
+    def poke_words(self, addr: int, words) -> bool:
+        """Write words straight into the SRAM array through the simulator (no clock cycles);
+        False when the simulator does not expose the array (then use :meth:`write_words`).
+        The writes take effect at the end of the current time step."""
+        try:
+            mem = self.dut.sram
+            first = (addr - self.base) // 4
+            for i, w in enumerate(words):
+                mem[first + i].value = w
+        except (AttributeError, IndexError, TypeError, NotImplementedError):
+            return False
+        return True
+
+    async def load_fast(self, segments) -> None:
+        """:meth:`load` through :meth:`poke_words` where the simulator allows it (the golden
+        model is not written: use it for precomputed traces)."""
+        for addr, blob in segments:
+            words = _words(addr, blob)
+            self.backdoor = self.poke_words(words[0], words[1])
+            if not self.backdoor:
+                await self.write_words(*words)
+
     async def read_words(self, addr: int, count: int) -> list[int]:
         dut = self.dut
         out = []
@@ -242,6 +274,191 @@ class TileDriver:
             if cond():
                 return True
         return False
+
+
+def _words(addr: int, blob) -> tuple[int, list[int]]:
+    blob = bytes(blob)
+    pad = addr % 4
+    blob = bytes(pad) + blob + bytes(-(pad + len(blob)) % 4)
+    return addr - pad, [int.from_bytes(blob[i : i + 4], "little") for i in range(0, len(blob), 4)]
+
+
+# ----- random co-simulation ------------------------------------------------------------------
+_FIELDS = {name: (offset, width) for name, offset, width, *_ in _CODEC._fields}
+_THREAD_MASK = (1 << _FIELDS["thread"][1]) - 1
+assert _FIELDS["thread"][0] == 0
+
+
+def _field_mask(*names) -> int:
+    return sum(((1 << _FIELDS[n][1]) - 1) << _FIELDS[n][0] for n in names)
+
+
+_ALL = (1 << _CODEC.width) - 1
+_NO_MEM = _ALL & ~_field_mask("mem_addr", "mem_wdata", "mem_mask")
+_NO_TRAP = ~_field_mask("cause", "tval")
+
+
+def expected_word(rec: Retire) -> tuple[int, int]:
+    """``(value, care mask)`` of the retire-port word the RTL must show for ``rec``: the fields
+    :func:`to_retire` compares (store fields only for a store, cause and tval only for a trap)."""
+    fields = {
+        "thread": rec.thread,
+        "pc": rec.pc,
+        "insn": rec.insn,
+        "rd": rec.rd,
+        "rd_value": rec.rd_value,
+    }
+    mask = _ALL
+    if rec.mem:
+        fields.update(mem_we=1, mem_addr=rec.mem[0], mem_wdata=rec.mem[1], mem_mask=rec.mem[2])
+    else:
+        mask &= _NO_MEM
+    if rec.trap is not None:
+        fields.update(trap=1, cause=rec.trap, tval=rec.tval)
+    else:
+        mask &= _NO_TRAP
+    return _CODEC.pack(fields), mask
+
+
+async def run_traces(drv: TileDriver, programs, traces, *, max_cycles: int) -> int:
+    """Run random ``programs`` (one per thread, :mod:`tatami.sim.core.randgen`) on the RTL and
+    compare every retired instruction with the golden model's ``traces`` of them; returns the
+    cycles from start until the last thread's ``done`` store.
+
+    Reset, load (through the simulator where possible, else the host port), start every thread
+    (the host port), then one tight loop per cycle: the retire word is compared, masked, with
+    the expected word. Precomputed traces are exact here because the programs' threads share
+    nothing (own SRAM slices, own accumulators) and read no timing CSRs; interleaving does not
+    change what each thread retires. Raises :class:`Mismatch` on the first difference.
+    """
+    from cocotb.triggers import FallingEdge
+
+    dut = drv.dut
+    expected = [[expected_word(r) for r in trace] for trace in traces]
+    dut.ibus_stall.value = dut.dbus_stall.value = 0
+    await drv.reset()
+    for prog in programs:
+        await drv.load_fast(prog.segments)
+    for prog in programs:
+        await drv.start(prog.thread, prog.entry)
+    pos = [0] * drv.threads
+    ends = [len(e) for e in expected] + [0] * (drv.threads - len(expected))
+    remaining = sum(1 for n in ends if n)
+    edge = FallingEdge(dut.clk)
+    valid, payload = dut.retire__valid, dut.retire__payload
+    istall, dstall = dut.ibus_stall, dut.dbus_stall
+    p = drv.stall_p
+    rand = drv.rng.random
+    stalled = (0, 0)
+    for cycle in range(1, max_cycles + 1):
+        await edge
+        if valid.value:
+            try:
+                raw = int(payload.value)
+            except ValueError:
+                raise Mismatch(f"cycle {cycle}: the retire record has X/Z bits: {payload.value}") from None
+            t = raw & _THREAD_MASK
+            i = pos[t]
+            if i < ends[t]:
+                want, mask = expected[t][i]
+                if raw & mask != want:
+                    raise Mismatch(
+                        f"cycle {cycle}: RTL and golden model differ at instruction {i} of thread {t}\n"
+                        f"  RTL:   {to_retire(_CODEC.unpack(raw))}\n  model: {traces[t][i]}"
+                    )
+                pos[t] = i + 1
+                if i + 1 == ends[t]:
+                    remaining -= 1
+                    if not remaining:
+                        drv.cycle += cycle
+                        return cycle
+        if p:
+            s = (int(rand() < p), int(rand() < p))
+            if s != stalled:
+                istall.value, dstall.value = s
+                stalled = s
+    drv.cycle += max_cycles
+    late = {t: f"{pos[t]}/{ends[t]}" for t in range(len(ends)) if pos[t] < ends[t]}
+    raise Mismatch(
+        f"threads {sorted(late)} did not finish in {max_cycles} cycles (retired/expected {late})"
+        f"\n{drv.debug_state()}"
+    )
+
+
+async def cosim_random(dut, cfg, first_seed: int, count: int, *, log=None, stop_on_divergence=True) -> dict:
+    """Co-simulate random programs with seeds ``first_seed .. first_seed + count - 1``: each
+    seed's programs (one per thread) are checked on the golden model against unicorn, then run
+    on the RTL (:func:`run_traces`) under random back-pressure. One seed in four adds misaligned
+    jump targets and custom instructions and is compared RTL vs golden model only (unicorn has
+    RVC and no custom unit). Returns counts; divergent seeds are listed (the first one raises
+    :class:`Mismatch` when ``stop_on_divergence``)."""
+    import time
+
+    from tatami.sim.core.cosim import Divergence, random_programs, reference_traces
+    from tatami.sim.core.randgen import GenOptions
+
+    drv = TileDriver(dut, cfg, rng=random.Random(first_seed))
+    await drv.start_clock()
+    stats = {
+        "first_seed": first_seed,
+        "count": count,
+        "runs": 0,
+        "programs": 0,
+        "unicorn_programs": 0,
+        "instructions": 0,
+        "unicorn_instructions": 0,
+        "cycles": 0,
+        "divergences": 0,
+        "divergent_seeds": [],
+    }
+    start = time.perf_counter()
+    for seed in range(first_seed, first_seed + count):
+        special = seed % 4 == 3
+        opts = GenOptions(misaligned_jumps=special, custom=special)
+        drv.rng.seed(seed)
+        drv.stall_p = drv.rng.choice((0.0, 0.0, 0.2, 0.5))
+        try:
+            programs = random_programs(cfg, seed, opts)
+            traces = reference_traces(cfg, programs, unicorn=not special)
+            n = sum(len(t) for t in traces)
+            longest = max(len(t) for t in traces)
+            stats["cycles"] += await run_traces(drv, programs, traces, max_cycles=60 * longest + 2000)
+        except (Mismatch, Divergence) as e:
+            stats["divergences"] += 1
+            stats["divergent_seeds"].append(seed)
+            msg = f"seed {seed} ({cfg.node.core.threads} threads): {e}"
+            if log:
+                log(f"DIVERGENCE {msg}")
+            if stop_on_divergence:
+                raise Mismatch(msg) from e
+            continue
+        stats["runs"] += 1
+        stats["programs"] += len(programs)
+        stats["instructions"] += n
+        if not special:
+            stats["unicorn_programs"] += len(programs)
+            stats["unicorn_instructions"] += n
+        done = seed - first_seed + 1
+        if log and done % 1000 == 0:
+            log(
+                f"{done} seeds, {stats['programs']} programs, {stats['instructions']} instructions, "
+                f"{stats['divergences']} divergences"
+            )
+    stats["seconds"] = round(time.perf_counter() - start, 1)
+    stats["loaded"] = "sram array" if getattr(drv, "backdoor", False) else "host port"
+    return stats
+
+
+async def cosim_job(dut):
+    """``tatami cosim`` job: ``TATAMI_COSIM_JOB`` (JSON: ``first_seed``, ``count``, ``result``)."""
+    from tatami.sim.cocotb_env import design_config
+
+    job = json.loads(os.environ["TATAMI_COSIM_JOB"])
+    stats = await cosim_random(
+        dut, design_config(), job["first_seed"], job["count"], log=dut._log.info, stop_on_divergence=False
+    )
+    with open(job["result"], "w") as f:
+        json.dump(stats, f)
 
 
 def _tohost_watch(driver: TileDriver, tohost: int):
@@ -304,6 +521,11 @@ try:
     async def core_job(dut):
         """The job ``TATAMI_CORE_JOB`` describes (``tatami run``, ``tatami bench core``)."""
         await run_program(dut)
+
+    @cocotb.test()
+    async def random_cosim_job(dut):
+        """The random co-simulation ``TATAMI_COSIM_JOB`` describes (``tatami cosim``)."""
+        await cosim_job(dut)
 
 except ImportError:  # pragma: no cover - cocotb is a dependency
     pass

@@ -18,6 +18,7 @@ programs for three-way co-simulation have no misaligned jump targets (see
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 from unicorn import (
@@ -75,6 +76,11 @@ class UnicornHart:
         self._stores: list[tuple[int, int, int]] = []
         self._intr: int | None = None
         self._fault: int | None = None
+        self._batch = None
+        if hasattr(self.uc, "_do_reg_read_batch"):  # unicorn 2.1's low-level batch read
+            vals = (ctypes.c_uint64 * 31)()
+            ptrs = (ctypes.c_void_p * 31)(*(ctypes.addressof(vals) + 8 * i for i in range(31)))
+            self._batch = ((ctypes.c_int * 31)(*_XREGS), ptrs, vals)
         self.uc.hook_add(UC_HOOK_MEM_WRITE, self._on_write)
         self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
@@ -89,6 +95,16 @@ class UnicornHart:
     def _on_unmapped(self, uc, access, addr, size, value, _):
         self._fault = addr
         return False
+
+    def _read_x(self) -> list[int]:
+        """x0..x31 in one call into unicorn (reading them one by one costs more than running
+        the instruction)."""
+        if self._batch is None:
+            return [0, *self.uc.reg_read_batch(_XREGS)]
+        ids, ptrs, vals = self._batch
+        if self.uc._do_reg_read_batch(ids, ptrs, ctypes.c_int(31)) != 0:
+            raise RuntimeError("unicorn could not read the registers")
+        return [0, *(v & MASK32 for v in vals)]
 
     def reg(self, i: int) -> int:
         return 0 if i == 0 else self.uc.reg_read(_XREGS[i - 1])
@@ -153,5 +169,5 @@ class UnicornHart:
             self._trap(trap, tval, pc)
         else:
             self.pc = self.uc.reg_read(rc.UC_RISCV_REG_PC)
-        x = [0] + [self.uc.reg_read(r) for r in _XREGS]
+        x = self._read_x()
         return UcStep(pc, trap, tval or 0, self._stores, x, self.pc)
