@@ -123,6 +123,7 @@ def _main(commands, args) -> int:
             "add_stages": cfg.node.fpu.add_stages,
             "mul_stages": cfg.node.fpu.mul_stages,
             "fma_stages": cfg.node.fpu.fma_stages,
+            "convert_stages": cfg.node.fpu.convert_stages,
             "cf16": cfg.node.fpu.cf16,
             "stochastic_rounding": cfg.node.fpu.stochastic_rounding,
         },

@@ -311,11 +311,12 @@ class FpuConfig:
     add_stages: int = 3
     mul_stages: int = 3
     fma_stages: int = 4
+    convert_stages: int = 3  # format conversions (hw/fpu/convert.py)
 
     def __post_init__(self):
         for name in ("cf16", "stochastic_rounding"):
             _check(isinstance(getattr(self, name), bool), f"node.fpu.{name}", "must be true or false")
-        for name in ("add_stages", "mul_stages", "fma_stages"):
+        for name in ("add_stages", "mul_stages", "fma_stages", "convert_stages"):
             _check_int(getattr(self, name), f"node.fpu.{name}", 1, 8)
 
 
@@ -508,7 +509,7 @@ def _fpga_2x2() -> TatamiConfig:
             core=CoreConfig(threads=4),
             vector=VectorConfig(vlen_bits=128),
             matrix=MatrixConfig(m=2, n=2, k=2),
-            fpu=FpuConfig(cf16=False, add_stages=2, mul_stages=2, fma_stages=3),
+            fpu=FpuConfig(cf16=False, add_stages=2, mul_stages=2, fma_stages=3, convert_stages=2),
         ),
     )
 
@@ -525,7 +526,7 @@ def _tiny() -> TatamiConfig:
             core=CoreConfig(threads=2),
             vector=VectorConfig(vlen_bits=128),
             matrix=MatrixConfig(m=2, n=2, k=2),
-            fpu=FpuConfig(cf16=False, add_stages=2, mul_stages=2, fma_stages=2),
+            fpu=FpuConfig(cf16=False, add_stages=2, mul_stages=2, fma_stages=2, convert_stages=2),
         ),
     )
 

@@ -63,6 +63,8 @@ def test_digest_changes_with_any_field():
         ("node.matrix.m", 3, "power of two"),
         ("node.matrix.formats", ("fp64",), "unknown input format"),
         ("node.vector.vlen_bits", 4096, "at most 2048"),
+        ("node.fpu.convert_stages", 0, "at least 1"),
+        ("node.fpu.convert_stages", 9, "at most 8"),
         ("clock_hz", 10, "at least"),
     ],
 )

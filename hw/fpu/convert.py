@@ -46,7 +46,7 @@ class Convert(wiring.Component):
     Parameters
     ----------
     cfg : TatamiConfig
-        Latency is ``cfg.node.fpu.add_stages`` cycles.
+        Latency is ``cfg.node.fpu.convert_stages`` cycles.
     seed : int
         LFSR reset value (32 bits).
 
@@ -73,7 +73,7 @@ class Convert(wiring.Component):
         if not isinstance(seed, int) or not 0 <= seed < 1 << 32:
             raise ValueError(f"seed must be a 32-bit unsigned int, not {seed!r}")
         self.latency, self.cf16, self.sr, self.seed_value = (
-            fpu.add_stages,
+            fpu.convert_stages,
             fpu.cf16,
             fpu.stochastic_rounding,
             seed,

@@ -66,7 +66,7 @@ async def testfloat_vectors(dut):
 async def random_cases(dut):
     b = bench(dut)
     await b.start()
-    latency = design_config().node.fpu.add_stages
+    latency = design_config().node.fpu.convert_stages
     names = [f"cvt_{s.name}_{d.name}".lower() for s, d in CONVERSIONS] + ["cvt_any"]
     if os.environ.get("TATAMI_SPECS"):  # a subset, for the long runs
         names = os.environ["TATAMI_SPECS"].split(",")

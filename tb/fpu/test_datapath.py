@@ -116,6 +116,16 @@ def test_convert_without_stochastic_rounding_rounds_to_nearest():
     run(dut, ops, lambda op, r: convert_model({**op, "mode": 0}, 0))
 
 
+@pytest.mark.parametrize("stages", [1, 4])
+def test_convert_depth_is_convert_stages(stages):
+    """``Convert`` takes its depth from ``node.fpu.convert_stages``, not from ``add_stages``."""
+    cfg = preset("tiny").replace(**{"node.fpu.convert_stages": stages, "node.fpu.add_stages": 3})
+    dut = Convert(cfg)
+    assert dut.latency == stages
+    ops = [_cvt(0x3F80C000 + k, FpFormat.FP32, FpFormat.BF16, mode=k % 2) for k in range(8)]
+    run(dut, ops, convert_model)
+
+
 def test_rejects_bad_config():
     with pytest.raises(TypeError, match="TatamiConfig"):
         FP32FMA(None)
