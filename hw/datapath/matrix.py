@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from tatami.config import TatamiConfig
 from tatami.hw.common import hier
+from tatami.hw.common.select import select
 from tatami.hw.fpu.bf16_mac import Bf16Mac
 from tatami.hw.fpu.datapath import unpack_cf8
 from tatami.hw.fpu.layouts import FpFormat
@@ -37,15 +38,6 @@ def _widen_cf8(m, code, layout, bias, name):
     out = Signal(16, name=f"{name}_bf16")
     normal = Cat(Const(0, 4), u["sig"][:3], (u["exp"] + 127)[:8], u["sign"])
     m.d.comb += out.eq(Mux(u["zero"], Cat(Const(0, 15), u["sign"]), normal))
-    return out
-
-
-def _pick(index, values):
-    """``values[index]`` as a chain of ``Mux`` (continuous assignments: no ``always`` block that
-    an event-driven simulator could leave unevaluated while its inputs keep their reset values)."""
-    out = values[-1]
-    for i in reversed(range(len(values) - 1)):
-        out = Mux(index == i, values[i], out)
     return out
 
 
@@ -248,8 +240,8 @@ class MatrixUnit(wiring.Component):
         tm = Signal(range(max(bm_, 2)))
         tn = Signal(range(max(bn_, 2)))
         m.d.comb += [
-            tm.eq(_pick(slot, [Const(t // bn_, tm.shape()) for t in range(ring)])),
-            tn.eq(_pick(slot, [Const(t % bn_, tn.shape()) for t in range(ring)])),
+            tm.eq(select(slot, [Const(t // bn_, tm.shape()) for t in range(ring)])),
+            tn.eq(select(slot, [Const(t % bn_, tn.shape()) for t in range(ring)])),
         ]
 
         c_fifo_w_rdy = Signal()
@@ -296,7 +288,7 @@ class MatrixUnit(wiring.Component):
         for i in range(tm_):
             line = Signal(wbits, name=f"a_line{i}")
             rows = [Mux(ex_buf, abuf[1][t * tm_ + i], abuf[0][t * tm_ + i]) for t in range(bm_)]
-            m.d.comb += line.eq(_pick(tm, rows))
+            m.d.comb += line.eq(select(tm, rows))
             for j in range(tk):
                 e = ks * tk + j
                 raw16 = line.word_select(e, 16)
@@ -308,7 +300,7 @@ class MatrixUnit(wiring.Component):
         for jj in range(tn_):
             line = Signal(wbits, name=f"b_line{jj}")
             cols = [Mux(ex_buf, bbuf[1][t * tn_ + jj], bbuf[0][t * tn_ + jj]) for t in range(bn_)]
-            m.d.comb += line.eq(_pick(tn, cols))
+            m.d.comb += line.eq(select(tn, cols))
             for j in range(tk):
                 e = ks * tk + j
                 raw16 = line.word_select(e, 16)

@@ -106,6 +106,31 @@ class Bench:
             await RisingEdge(self.dut.clk)
         raise AssertionError("responses missing after the traffic stopped")
 
+    async def run(self, requests, sink_pressure=None, source_pressure=None, extra_sources=()):
+        """Send ``requests[port]`` (packed request words) on each port at once, with a sink on
+        every response stream; wait for every response, stop and check the scoreboard.
+        ``*_pressure[port]``: a :class:`BackPressure` (default: none); ``extra_sources``: more
+        coroutines to run alongside (error injection)."""
+        sink_pressure, source_pressure = sink_pressure or {}, source_pressure or {}
+        mon = cocotb.start_soon(self.monitor())
+        sinks = [StreamSink(self.dut, f"{n}__resp", sink_pressure.get(n)) for n in self.names]
+        tasks = [cocotb.start_soon(sk.run()) for sk in sinks]
+        sources = [
+            cocotb.start_soon(StreamSource(self.dut, f"{n}__req", source_pressure.get(n)).send(items))
+            for n, items in requests.items()
+        ]
+        sources += [cocotb.start_soon(c) for c in extra_sources]
+        for t in sources:
+            await t
+        await self.drain()
+        self.stop()
+        for sk in sinks:
+            sk.stop()
+        await mon
+        for t in tasks:
+            await t
+        self.check()
+
 
 def _flip(cfg, rng, double: bool) -> int:
     """One or two flipped bits within one random lane of the stored word."""
@@ -128,12 +153,9 @@ async def random_traffic(dut):
     window = 4 * s.banks
     count = knob("requests", 400)
     lanes_all = (1 << (s.word_bits // min(64, s.word_bits))) - 1
-    mon = cocotb.start_soon(b.monitor())
-    sinks, tasks, sources = [], [], []
+    requests, sink_bp, source_bp = {}, {}, {}
     for n in b.names:
-        sink = StreamSink(dut, f"{n}__resp", BackPressure(rng.choice([0.3, 0.7, 1.0])))
-        sinks.append(sink)
-        tasks.append(cocotb.start_soon(sink.run()))
+        sink_bp[n] = BackPressure(rng.choice([0.3, 0.7, 1.0]))
         items = []
         for _ in range(count):
             write = n.startswith("store") or n == "net_wr" or (n == "core" and rng.random() < 0.5)
@@ -142,8 +164,8 @@ async def random_traffic(dut):
                 addr = rng.randrange(s.words, 1 << addr_bits(cfg))  # beyond the SRAM: bad_addr
             lanes = rng.choice([lanes_all, rng.randrange(lanes_all + 1)])
             items.append(b.req.pack(addr=addr, write=write, lanes=lanes, data=rng.getrandbits(s.word_bits)))
-        src = StreamSource(dut, f"{n}__req", BackPressure(rng.choice([0.4, 0.8, 1.0])))
-        sources.append(cocotb.start_soon(src.send(items)))
+        requests[n] = items
+        source_bp[n] = BackPressure(rng.choice([0.4, 0.8, 1.0]))
     injects = [
         b.inj.pack(
             addr=rng.randrange(window),
@@ -153,17 +175,7 @@ async def random_traffic(dut):
         for _ in range(count // 8)
     ]
     inj_src = StreamSource(dut, "inject", BackPressure(0.2))
-    sources.append(cocotb.start_soon(inj_src.send(injects)))
-    for t in sources:
-        await t
-    await b.drain()
-    b.stop()
-    for sink in sinks:
-        sink.stop()
-    await mon
-    for t in tasks:
-        await t
-    b.check()
+    await b.run(requests, sink_bp, source_bp, extra_sources=[inj_src.send(injects)])
     assert sum(len(v) for v in b.got.values()) == count * len(b.names)
     await ReadOnly()
     assert int(dut.ecc_corrected.value) == b.model.corrected
@@ -238,24 +250,13 @@ async def bank_conflict_fairness(dut):
     await clock_and_reset(dut)
     b = Bench(dut)
     s = b.cfg.node.sram
-    mon = cocotb.start_soon(b.monitor())
     per_port = knob("fair_requests", 60)
-    sinks = [StreamSink(dut, f"{n}__resp") for n in b.names]
-    tasks = [cocotb.start_soon(sk.run()) for sk in sinks]
-    srcs = []
-    for i, n in enumerate(b.names):
-        items = [b.req.pack(addr=s.banks * ((i + k) % 8), write=0, lanes=0, data=0) for k in range(per_port)]
-        srcs.append(cocotb.start_soon(StreamSource(dut, f"{n}__req").send(items)))
-    for t in srcs:
-        await t
-    await b.drain()
-    b.stop()
-    for sk in sinks:
-        sk.stop()
-    await mon
-    for t in tasks:
-        await t
-    b.check()
+    await b.run(
+        {
+            n: [b.req.pack(addr=s.banks * ((i + k) % 8), write=0, lanes=0, data=0) for k in range(per_port)]
+            for i, n in enumerate(b.names)
+        }
+    )
     p = len(b.names)
     all_grants = sorted(c for n in b.names for c in b.grants[n])
     assert len(set(all_grants)) == len(all_grants), "the bank granted two requests in one cycle"
@@ -274,25 +275,14 @@ async def streams_on_distinct_banks_run_at_full_rate(dut):
     await clock_and_reset(dut)
     b = Bench(dut)
     s = b.cfg.node.sram
-    mon = cocotb.start_soon(b.monitor())
     names = b.names[: min(len(b.names), s.banks)]
     n_words = knob("stream_words", 64)
-    sinks = [StreamSink(dut, f"{n}__resp") for n in b.names]
-    tasks = [cocotb.start_soon(sk.run()) for sk in sinks]
-    srcs = []
-    for i, n in enumerate(names):
-        items = [b.req.pack(addr=i + k, write=0, lanes=0, data=0) for k in range(n_words)]
-        srcs.append(cocotb.start_soon(StreamSource(dut, f"{n}__req").send(items)))
-    for t in srcs:
-        await t
-    await b.drain()
-    b.stop()
-    for sk in sinks:
-        sk.stop()
-    await mon
-    for t in tasks:
-        await t
-    b.check()
+    await b.run(
+        {
+            n: [b.req.pack(addr=i + k, write=0, lanes=0, data=0) for k in range(n_words)]
+            for i, n in enumerate(names)
+        }
+    )
     for n in names:
         g = b.grants[n]
         assert g[-1] - g[0] + 1 == n_words, f"port {n}: {n_words} words took {g[-1] - g[0] + 1} cycles"
