@@ -30,6 +30,9 @@ from .expr import Env, ExprError, Node, Unresolved, evaluate, parse_expr, relocs
 __all__ = ["AsmError", "Diagnostic", "Program", "Section", "Symbol", "assemble", "assemble_file"]
 
 NOP = 0x00000013
+#: ``unimp``: ``csrrw x0, cycle, x0``, a write to a read-only CSR, so always an illegal instruction
+#: (the encoding GNU as gives it).
+UNIMP = 0xC0001073
 _MAX_ERRORS = 50
 
 
@@ -89,6 +92,7 @@ class Symbol:
     value: int
     section: str | None  # None: an absolute symbol (.equ)
     is_global: bool = False
+    is_weak: bool = False  # .weak: global, and 0 when never defined (as in a static link)
 
 
 @dataclass
@@ -426,6 +430,7 @@ class _Assembler:
         self.constants: dict[str, int] = dict(defines)  # .equ values known in pass 1
         self.lazy_equ: dict[str, tuple[Node, _Loc]] = {}  # .equ of expressions with labels
         self.globals: set[str] = set()
+        self.weak: set[str] = set()
         self.local_counts: dict[str, int] = {}
         self.macros: dict[str, _Macro] = {}
         self.auipc_hi: dict[tuple[str, int], Node] = {}  # (section, offset) of auipc -> %pcrel_hi arg
@@ -650,6 +655,8 @@ class _Assembler:
         if "\x02" in name:
             num = name[2:].split("\x02")[0]
             raise Unresolved(f"{num}f (no '{num}:' label follows)")
+        if name in self.weak:
+            return 0  # an undefined weak symbol, as GNU ld resolves it in a static link
         raise Unresolved(name)
 
     def reloc(self, func: str, node: Node, env: Env) -> int:
@@ -749,6 +756,8 @@ class _Assembler:
         elif name in (".globl", ".global", ".weak"):
             for a in args:
                 self.globals.add(a)
+                if name == ".weak":
+                    self.weak.add(a)
         elif name == ".local":
             for a in args:
                 self.globals.discard(a)
@@ -1114,6 +1123,10 @@ class _Assembler:
         self.need("nop", ops, 0, "")
         self.emit_words([lambda ctx: NOP])
 
+    def pseudo_unimp(self, ops):
+        self.need("unimp", ops, 0, "")
+        self.emit_words([lambda ctx: UNIMP])
+
     def pseudo_mv(self, ops):
         self.need("mv", ops, 2, "rd, rs")
         self.real(INSTRUCTIONS["addi"], [ops[0], ops[1], "0"])
@@ -1263,6 +1276,7 @@ class _Assembler:
 
 _PSEUDOS = {
     "nop",
+    "unimp",
     "mv",
     "not",
     "neg",
@@ -1442,7 +1456,7 @@ def assemble(
     asm.run(asm.lines_of(source, filename))
     if asm.cond_stack:
         asm.error(asm.loc, ".if without .endif")
-    for name in asm.globals:
+    for name in asm.globals - asm.weak:
         if name not in asm.labels and name not in asm.constants and name not in asm.lazy_equ:
             asm.error(_Loc(filename, 0), f"symbol '{name}' is declared global but never defined")
     for sec in asm.sections.values():  # like GNU as, pad code sections to their alignment
@@ -1458,7 +1472,9 @@ def assemble(
         if "\x02" in name:
             continue
         sec, _, _ = asm.labels[name]
-        symbols[name] = Symbol(name, asm.symbol_value(name) & 0xFFFFFFFF, sec.name, name in asm.globals)
+        symbols[name] = Symbol(
+            name, asm.symbol_value(name) & 0xFFFFFFFF, sec.name, name in asm.globals, name in asm.weak
+        )
     for name in list(asm.constants) + list(asm.lazy_equ):
         if defines and name in defines:
             continue
@@ -1468,7 +1484,7 @@ def assemble(
             _, loc = asm.lazy_equ[name]
             asm.error(loc, str(e))
             continue
-        symbols[name] = Symbol(name, value & 0xFFFFFFFF, None, name in asm.globals)
+        symbols[name] = Symbol(name, value & 0xFFFFFFFF, None, name in asm.globals, name in asm.weak)
     if asm.errors:
         raise AsmError(asm.errors)
     if "_start" in symbols:

@@ -33,7 +33,7 @@ PF_X, PF_W, PF_R = 1, 2, 4
 SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_NOBITS = 1, 2, 3, 8
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
 SHN_ABS = 0xFFF1
-STB_LOCAL, STB_GLOBAL = 0, 1
+STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 STT_NOTYPE = 0
 
 _EHDR = struct.Struct("<16sHHIIIIIHHHHHH")
@@ -140,7 +140,7 @@ def write_elf(program: Program) -> bytes:
             first_global -= not sym.is_global
             continue
         shndx = sec_index.get(sym.section, SHN_ABS) if sym.section is not None else SHN_ABS
-        bind = STB_GLOBAL if sym.is_global else STB_LOCAL
+        bind = (STB_WEAK if sym.is_weak else STB_GLOBAL) if sym.is_global else STB_LOCAL
         syms.append(_SYM.pack(strtab.add(sym.name), sym.value, 0, (bind << 4) | STT_NOTYPE, 0, shndx))
     symtab_index = len(shdrs)
     for name, data, kind, link, info, align, entsize in [
@@ -244,7 +244,7 @@ def load_elf(source: str | os.PathLike | bytes) -> ElfImage:
                         if sym["st_shndx"] == "SHN_UNDEF":
                             continue
                         # a global wins over a local of the same name
-                        if sym.name not in symbols or sym["st_info"]["bind"] == "STB_GLOBAL":
+                        if sym.name not in symbols or sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK"):
                             symbols[sym.name] = sym["st_value"]
         return ElfImage(sorted(segments), symbols, header["e_entry"])
     except ELFError as e:

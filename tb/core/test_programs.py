@@ -22,7 +22,7 @@ from tatami.sim.core.model import AccumulatorModel, CoreModel
 from tb.core.test_cosim import CONFIGS, SUITE
 
 PROGRAMS = Path(__file__).parent / "programs"
-ASM_TESTS = ("alu", "muldiv", "mem", "branch", "csr", "traps", "threads", "custom")
+ASM_TESTS = ("alu", "muldiv", "mem", "branch", "csr", "traps", "threads", "custom", "rvtest")
 GNU_TESTS = ("alu", "muldiv", "mem", "branch", "csr", "traps", "rvtest")  # no Tatami mnemonics
 GCC = shutil.which("riscv64-unknown-elf-gcc")
 MARCH = ["-march=rv32im_zicsr_zifencei", "-mabi=ilp32"]

@@ -279,6 +279,7 @@ def pseudo_lines(seed: int) -> list[str]:
             f"addi {r()}, {r()}, 0b1011",
             f"addi {r()}, {r()}, 7 / 2 % 3",
         ]
+    lines.append("unimp")
     return lines
 
 

@@ -275,6 +275,27 @@ def test_layout_symbols_entry_and_image():
     assert image[:4] == bytes.fromhex("13000000") and image[-4:] == bytes.fromhex("44332211")
 
 
+def test_weak_symbols_and_unimp(tmp_path):
+    """``.weak``: global with binding STB_WEAK when defined, 0 when not (riscv-tests'
+    ``la t0, mtvec_handler; beqz t0, ...``); ``unimp`` is GNU's ``csrrw x0, cycle, x0``."""
+    from elftools.elf.elffile import ELFFile
+
+    from tatami.asm import load_elf
+
+    prog = assemble(".weak h, missing\n_start: lui a0, %hi(missing)\nh: unimp\n.word missing", base=0x1000)
+    assert prog.words() == [0x00000537, 0xC0001073, 0]
+    assert prog.symbols["h"].is_weak and prog.symbols["h"].is_global and "missing" not in prog.symbols
+    assert isa.decode(0xC0001073).name == "csrrw"
+    path = tmp_path / "w.elf"
+    prog.write_elf(path)
+    with open(path, "rb") as f:
+        binds = {
+            s.name: s["st_info"]["bind"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()
+        }
+    assert binds["h"] == "STB_WEAK" and binds["_start"] == "STB_LOCAL"
+    assert load_elf(path).symbols["h"] == 0x1004
+
+
 def test_assemble_file_and_comments(tmp_path):
     path = tmp_path / "p.S"
     path.write_text("/* block\n comment */ addi a0, a0, 1 # trailing\n// line\naddi a0, a0, '#'\n")

@@ -53,9 +53,38 @@ def _gnu_program(src: Path, tmp_path: Path):
     return prog, gnu.gnu_link(src.read_text(), tmp_path, script=script)
 
 
-def test_program_matches_gnu_as_and_ld(tmp_path):
+WEAK_AND_UNIMP = """
+    .weak never_defined, handler
+    .globl _start
+_start:
+    la t0, never_defined        # 0: an undefined weak symbol, as in a static link
+    beqz t0, 1f
+    jr t0
+1:  la t1, handler
+    lui t2, %hi(never_defined)
+    addi t2, t2, %lo(never_defined)
+    unimp
+handler:
+    unimp
+    .word never_defined, handler
+"""
+
+
+@pytest.mark.parametrize(
+    "source", ["riscv_style.S", "rvtest.S", "weak_unimp.S"], ids=["riscv_style", "rvtest", "weak_unimp"]
+)
+def test_program_matches_gnu_as_and_ld(source, tmp_path):
+    """Sections, symbol values and bindings (local, global, weak) as GNU as + ld give them; rvtest.S
+    is the riscv-tests M-mode environment the core runs (``.weak`` handlers, ``unimp``)."""
     gnu.require("as", "ld")
-    prog, elf_path = _gnu_program(PROGRAMS / "riscv_style.S", tmp_path)
+    if source == "weak_unimp.S":
+        src = tmp_path / source
+        src.write_text(WEAK_AND_UNIMP)
+    elif source == "rvtest.S":
+        src = PROGRAMS.parent.parent / "core" / "programs" / source
+    else:
+        src = PROGRAMS / source
+    prog, elf_path = _gnu_program(src, tmp_path)
     with open(elf_path, "rb") as f:
         elf = ELFFile(f)
         for sec in prog.sections:
@@ -64,9 +93,14 @@ def test_program_matches_gnu_as_and_ld(tmp_path):
             assert theirs["sh_size"] == sec.size, sec.name
             if not sec.nobits:
                 assert theirs.data() == sec.data, sec.name
-        syms = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols() if s.name}
+        syms = {
+            s.name: (s["st_value"], s["st_info"]["bind"])
+            for s in elf.get_section_by_name(".symtab").iter_symbols()
+            if s.name and s["st_shndx"] != "SHN_UNDEF"
+        }
+    bind = {(False, False): "STB_LOCAL", (True, False): "STB_GLOBAL", (True, True): "STB_WEAK"}
     for name, sym in prog.symbols.items():
-        assert syms[name] == sym.value, name
+        assert syms[name] == (sym.value, bind[sym.is_global, sym.is_weak]), name
 
 
 def _objdump(path: Path, *sections: str) -> dict[int, str]:
