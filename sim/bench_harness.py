@@ -85,15 +85,44 @@ def _build(preset_name: str, n: int) -> dict:
     return {"mesh": f"{n}x{n}", "preset": preset_name, **result}
 
 
+def suite_stamps(build_root: Path | None = None, most: int = 10) -> list[dict]:
+    """The slowest simulator builds in the build cache (``build/sim/<top>-<hash>/<sim>/build.stamp``),
+    as the test suite left them: which designs the suite builds and what they cost there. The
+    memory figure is the building pytest worker's peak over its life, an upper bound."""
+    from tatami.sim.harness import build_root as default_root
+
+    root = (build_root or default_root()) / "sim"
+    rows = []
+    for stamp in root.glob("*/*/build.stamp"):
+        fields = dict(f.split("=", 1) for f in stamp.read_text().split()[1:] if "=" in f)
+        rows.append(
+            {
+                "design": stamp.parent.parent.name.rsplit("-", 1)[0],
+                "simulator": stamp.parent.name,
+                "build_seconds": float(fields.get("build_seconds", "nan")),
+                "worker_peak_rss_mb": int(float(fields.get("peak_child_rss_mb", "0"))),
+            }
+        )
+    rows.sort(key=lambda r: -r["build_seconds"])
+    return rows[:most]
+
+
 def run(out: Path, *, builds=(3, 8), sizes=(2, 4, 8, 16), preset_name: str = "tiny") -> dict:
+    load_at_start = os.getloadavg()[0]
     print(f"Mesh Verilog generation ({preset_name} router):", flush=True)
     gen = _generation(preset_name, sizes)
     print("Verilator builds (fresh process each, all cores):", flush=True)
     built = [_build(preset_name, n) for n in builds]
     results = {
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            # Times scale with what else ran: the 1-minute load average at the start and the end.
+            "load_average": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
+        },
         "generation": gen,
         "verilator_builds": built,
+        "suite_builds_in_cache": suite_stamps(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -23,3 +23,16 @@ def test_run_cocotb_from_a_plain_script(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "RESULTS" in done.stdout
+
+
+def test_suite_stamps_lists_the_slowest_builds(tmp_path):
+    from tatami.sim.bench_harness import suite_stamps
+
+    for top, sim, secs, mb in (("mesh_3x3-abc", "verilator", 300.5, 354), ("fifo-def", "icarus", 2.0, 90)):
+        d = tmp_path / "sim" / top / sim
+        d.mkdir(parents=True)
+        (d / "build.stamp").write_text(f"key build_seconds={secs} peak_child_rss_mb={mb}\n")
+    rows = suite_stamps(tmp_path, most=1)
+    assert rows == [
+        {"design": "mesh_3x3", "simulator": "verilator", "build_seconds": 300.5, "worker_peak_rss_mb": 354}
+    ]
