@@ -301,23 +301,26 @@ _NO_TRAP = ~_field_mask("cause", "tval")
 def expected_word(rec: Retire) -> tuple[int, int]:
     """``(value, care mask)`` of the retire-port word the RTL must show for ``rec``: the fields
     :func:`to_retire` compares (store fields only for a store, cause and tval only for a trap)."""
-    fields = {
-        "thread": rec.thread,
-        "pc": rec.pc,
-        "insn": rec.insn,
-        "rd": rec.rd,
-        "rd_value": rec.rd_value,
-    }
+    f = _FIELDS  # the codec's layout, packed inline: this runs for every expected instruction
+    word = (
+        rec.thread << f["thread"][0]
+        | rec.pc << f["pc"][0]
+        | rec.insn << f["insn"][0]
+        | rec.rd << f["rd"][0]
+        | rec.rd_value << f["rd_value"][0]
+    )
     mask = _ALL
     if rec.mem:
-        fields.update(mem_we=1, mem_addr=rec.mem[0], mem_wdata=rec.mem[1], mem_mask=rec.mem[2])
+        addr, wdata, lanes = rec.mem
+        word |= 1 << f["mem_we"][0] | addr << f["mem_addr"][0] | wdata << f["mem_wdata"][0]
+        word |= lanes << f["mem_mask"][0]
     else:
         mask &= _NO_MEM
     if rec.trap is not None:
-        fields.update(trap=1, cause=rec.trap, tval=rec.tval)
+        word |= 1 << f["trap"][0] | rec.trap << f["cause"][0] | rec.tval << f["tval"][0]
     else:
         mask &= _NO_TRAP
-    return _CODEC.pack(fields), mask
+    return word, mask
 
 
 async def run_traces(drv: TileDriver, programs, traces, *, max_cycles: int) -> int:

@@ -33,36 +33,45 @@ def _uc_stores_as_mem(stores):
     return out
 
 
-def check_against_unicorn(model: CoreModel, t: int, records: list[Retire], prog: RandomProgram):
-    """Re-run thread ``t``'s records on unicorn from the same initial image and compare."""
+def _compare(u, rec: Retire, h, prog: RandomProgram, t: int, i: int):
+    """Unicorn's step ``u`` against the model's record ``rec`` and hart state ``h`` after it."""
+    mem = [rec.mem] if rec.mem else []
+    problems = []
+    if u.pc != rec.pc:
+        problems.append(f"pc: unicorn {u.pc:#x}")
+    if u.trap != rec.trap or (rec.trap is not None and u.tval != rec.tval):
+        problems.append(f"trap: unicorn {u.trap} tval {u.tval:#x}")
+    if u.next_pc != h.pc:
+        problems.append(f"next pc: unicorn {u.next_pc:#x} model {h.pc:#x}")
+    if u.x[1:] != h.x[1:]:
+        problems += [f"x{r}: unicorn {u.x[r]:#x} model {h.x[r]:#x}" for r in range(1, 32) if u.x[r] != h.x[r]]
+    if (u.stores or mem) and _uc_stores_as_mem(u.stores) != mem:
+        problems.append(f"stores: unicorn {_uc_stores_as_mem(u.stores)} model {mem}")
+    if problems:
+        raise Divergence(
+            f"seed {prog.seed} thread {t}: unicorn and the model differ after instruction {i} "
+            f"({rec}):\n  " + "\n  ".join(problems)
+        )
+
+
+def _unicorn_hart(model: CoreModel, prog: RandomProgram):
     from .unicorn_ref import UnicornHart
 
-    hart = UnicornHart(model.base, model.size, prog.segments, prog.entry)
+    return UnicornHart(model.base, model.size, prog.segments, prog.entry)
+
+
+def check_against_unicorn(model: CoreModel, t: int, records: list[Retire], prog: RandomProgram):
+    """Re-run thread ``t``'s records on unicorn and on a fresh model from the same initial image
+    and compare (``reference_traces`` does the same in lockstep with its own model)."""
+    hart = _unicorn_hart(model, prog)
     shadow = CoreModel(model.cfg)
     for addr, data in prog.segments:
         shadow.write(addr, data)
     shadow.start(t, prog.entry)
     for i, rec in enumerate(records):
         u = hart.step()
-        h = shadow.harts[t]
-        mem = [rec.mem] if rec.mem else []
-        problems = []
-        if u.pc != rec.pc:
-            problems.append(f"pc: unicorn {u.pc:#x}")
-        if u.trap != rec.trap or (rec.trap is not None and u.tval != rec.tval):
-            problems.append(f"trap: unicorn {u.trap} tval {u.tval:#x}")
         shadow.step(t)
-        if u.next_pc != h.pc:
-            problems.append(f"next pc: unicorn {u.next_pc:#x} model {h.pc:#x}")
-        diff = [f"x{r}: unicorn {u.x[r]:#x} model {h.x[r]:#x}" for r in range(1, 32) if u.x[r] != h.x[r]]
-        problems += diff
-        if _uc_stores_as_mem(u.stores) != mem:
-            problems.append(f"stores: unicorn {_uc_stores_as_mem(u.stores)} model {mem}")
-        if problems:
-            raise Divergence(
-                f"seed {prog.seed} thread {t}: unicorn and the model differ after instruction {i} "
-                f"({rec}):\n  " + "\n  ".join(problems)
-            )
+        _compare(u, rec, shadow.harts[t], prog, t, i)
 
 
 def reference_traces(
@@ -82,16 +91,16 @@ def reference_traces(
     for prog in programs:
         t = prog.thread
         model.start(t, prog.entry)
+        hart = _unicorn_hart(model, prog) if unicorn else None
         recs = []
-        for _ in range(max_steps):
+        for i in range(max_steps):
             r = model.step(t)
+            if hart is not None:
+                _compare(hart.step(), r, model.harts[t], prog, t, i)
             recs.append(r)
             if r.mem and r.mem[0] == prog.done:
                 break
         else:
             raise Divergence(f"seed {prog.seed} thread {t}: no done store within {max_steps} steps")
         traces.append(recs)
-    if unicorn:
-        for prog, recs in zip(programs, traces):
-            check_against_unicorn(model, prog.thread, recs, prog)
     return traces

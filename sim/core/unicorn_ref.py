@@ -104,7 +104,7 @@ class UnicornHart:
         ids, ptrs, vals = self._batch
         if self.uc._do_reg_read_batch(ids, ptrs, ctypes.c_int(31)) != 0:
             raise RuntimeError("unicorn could not read the registers")
-        return [0, *(v & MASK32 for v in vals)]
+        return [0, *vals[:]]  # unicorn writes 32 bits of each 64-bit slot; the rest stays 0
 
     def reg(self, i: int) -> int:
         return 0 if i == 0 else self.uc.reg_read(_XREGS[i - 1])

@@ -51,6 +51,8 @@ def test_divergence_is_detected():
         with pytest.raises(Divergence, match="differ"):
             for prog, recs in zip(progs, traces):
                 check_against_unicorn(model, prog.thread, recs, prog)
+        with pytest.raises(Divergence, match="differ"):  # the lockstep check of reference_traces
+            reference_traces(TINY, progs, unicorn=True)
     finally:
         CoreModel._execute = original
 
