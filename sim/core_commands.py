@@ -178,7 +178,7 @@ def run_cosim(cfg, first: int, count: int, *, batch: int = 2000, sim: str = "ver
 
     keys = ("runs", "programs", "unicorn_programs", "instructions", "unicorn_instructions", "cycles")
     total = dict.fromkeys(keys, 0) | {"divergences": 0, "divergent_seeds": [], "seconds": 0.0}
-    design = tile_design(cfg)
+    design = tile_design(cfg, trace=True)
     with tempfile.TemporaryDirectory(prefix="tatami-cosim-") as tmp:
         for lo in range(first, first + count, batch):
             n = min(batch, first + count - lo)

@@ -6,11 +6,18 @@ ports: instruction fetch (read) and data (read/write, byte mask). Each port acce
 per cycle unless its ``*_stall`` input is high, and answers the next cycle. A host port writes
 and reads words while the core is stopped (program loading, result read-back); it has priority
 over the core's data port.
+
+For fast co-simulation (``trace_depth > 0``) the tile also keeps a **retire log**: every retire
+record is written to a ``trace_depth``-entry memory (``retire_log``, index = record number mod
+depth) and ``retire_count`` counts them, so a testbench can let many cycles pass and then read
+the new records instead of waking up every cycle; and a free-running xorshift generator refuses
+each bus request with probability ``stall_rate / 256`` (random back-pressure without the
+testbench driving the stall inputs every cycle).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -33,6 +40,8 @@ class CoreTile(wiring.Component):
     cfg : TatamiConfig
     cx_latency : int
         Latency of the example custom unit.
+    trace_depth : int
+        Entries of the retire log (0: none; else a power of two).
 
     Attributes
     ----------
@@ -55,16 +64,29 @@ class CoreTile(wiring.Component):
     host_wdata : In(32)
     host_rdata : Out(32)
         The word at ``host_addr`` of the previous cycle.
+    retire_count : Out(32)
+        Records written to the retire log (only with ``trace_depth``).
+    stall_rate : In(8)
+        Each cycle each bus is refused with probability ``stall_rate / 256`` (only with
+        ``trace_depth``). While it is 0 the generator's state is ``stall_seed``.
+    stall_seed : In(32)
     """
 
-    def __init__(self, cfg: TatamiConfig, *, cx_latency: int = 2):
+    def __init__(self, cfg: TatamiConfig, *, cx_latency: int = 2, trace_depth: int = 0):
         self.cfg = cfg
         self.cx_latency = cx_latency
+        self.trace_depth = trace_depth
         n = cfg.node.core.threads
         if cfg.node.sram.size_bytes % 4:
             raise ValueError(f"SRAM size {cfg.node.sram.size_bytes} is not a whole number of words")
+        if trace_depth < 0 or trace_depth & (trace_depth - 1):
+            raise ValueError(f"trace_depth must be 0 or a power of two, not {trace_depth}")
+        extra = {}
+        if trace_depth:
+            extra = {"retire_count": Out(32), "stall_rate": In(8), "stall_seed": In(32)}
         super().__init__(
-            {
+            extra
+            | {
                 "node": In(16),
                 "start": In(n),
                 "stop": In(n),
@@ -135,4 +157,30 @@ class CoreTile(wiring.Component):
                 wport.en.eq(db.req.payload.mask & (accept & db.req.payload.we).replicate(4)),
             ]
         m.d.comb += [hport.addr.eq(self.host_addr[2 : 2 + abits]), self.host_rdata.eq(hport.data)]
+
+        if self.trace_depth:  # (replaces the ready assignments above)
+            ibus_stall, dbus_stall = self._trace(m, core)
+            m.d.comb += [ib.req.ready.eq(~ibus_stall), db.req.ready.eq(~dbus_stall & ~self.host_we)]
         return m
+
+    def _trace(self, m, core):
+        """Retire log and random back-pressure (see the module docs); returns the stall bits."""
+        width = Shape.cast(RetireRecord).width
+        m.submodules.retire_log = log = Memory(shape=width, depth=self.trace_depth, init=[])
+        wp = log.write_port()
+        count = Signal(32)
+        m.d.comb += [
+            wp.addr.eq(count),
+            wp.data.eq(core.retire.payload.as_value()),
+            wp.en.eq(core.retire.valid),
+            self.retire_count.eq(count),
+        ]
+        m.d.sync += count.eq(count + core.retire.valid)
+        # xorshift32: state <<13 >>17 <<5
+        state = Signal(32, reset_less=True)
+        a = state ^ (state << 13)[:32]
+        b = a ^ (a >> 17)
+        c = b ^ (b << 5)[:32]
+        m.d.sync += state.eq(Mux(self.stall_rate == 0, self.stall_seed | 1, c))
+        rate = self.stall_rate
+        return self.ibus_stall | (state[0:8] < rate), self.dbus_stall | (state[8:16] < rate)

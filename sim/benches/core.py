@@ -36,23 +36,31 @@ __all__ = [
 ]
 
 _CODEC = Codec(data.Layout.cast(RetireRecord))
+CLOCK_NS = 10
 
 
 class Mismatch(AssertionError):
     """The RTL's retire trace differs from the golden model."""
 
 
-def _tile_factory(cfg):
+def _tile_factory(cfg, trace_depth=0):
     from tatami.hw.core.tile import CoreTile
 
-    return lambda: CoreTile(cfg)
+    return lambda: CoreTile(cfg, trace_depth=trace_depth)
 
 
-def tile_design(cfg):
+#: Retire-log entries of the co-simulation tile (:func:`tile_design` with ``trace=True``).
+TRACE_DEPTH = 1024
+
+
+def tile_design(cfg, *, trace: bool = False):
     """The ``CoreTile`` design for ``cfg``: every test and command uses this one, so a
-    configuration is built once for all of them."""
+    configuration is built once for all of them. ``trace``: the co-simulation variant with the
+    retire log and built-in random back-pressure (a separate build)."""
     from tatami.sim.harness import Design
 
+    if trace:
+        return Design("core_tile_trace", _tile_factory(cfg, TRACE_DEPTH), cfg, {"trace_depth": TRACE_DEPTH})
     return Design("core_tile", _tile_factory(cfg), cfg)
 
 
@@ -119,7 +127,7 @@ class TileDriver:
         import cocotb
         from cocotb.clock import Clock
 
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
+        cocotb.start_soon(Clock(self.dut.clk, CLOCK_NS, unit="ns").start())
 
     async def reset(self):
         from cocotb.triggers import FallingEdge
@@ -329,28 +337,40 @@ async def run_traces(drv: TileDriver, programs, traces, *, max_cycles: int) -> i
     cycles from start until the last thread's ``done`` store.
 
     Reset, load (through the simulator where possible, else the host port), start every thread
-    (the host port), then one tight loop per cycle: the retire word is compared, masked, with
-    the expected word. Precomputed traces are exact here because the programs' threads share
-    nothing (own SRAM slices, own accumulators) and read no timing CSRs; interleaving does not
-    change what each thread retires. Raises :class:`Mismatch` on the first difference.
+    (the host port), then compare each retire word, masked, with the expected word: from the
+    tile's retire log every ``TRACE_DEPTH // 8`` cycles when it has one (``tile_design(cfg,
+    trace=True)``, back-pressure by its own generator), else in a tight loop every cycle.
+    Precomputed traces are exact here because the programs' threads share nothing (own SRAM
+    slices, own accumulators) and read no timing CSRs; interleaving does not change what each
+    thread retires. Raises :class:`Mismatch` on the first difference.
     """
     from cocotb.triggers import FallingEdge
 
     dut = drv.dut
     expected = [[expected_word(r) for r in trace] for trace in traces]
+    logged = hasattr(dut, "retire_count")
+    p = drv.stall_p
     dut.ibus_stall.value = dut.dbus_stall.value = 0
-    await drv.reset()
-    for prog in programs:
-        await drv.load_fast(prog.segments)
-    for prog in programs:
-        await drv.start(prog.thread, prog.entry)
+    if logged:  # the tile's own generator makes the back-pressure, seeded while the rate is 0
+        dut.stall_rate.value = 0
+        dut.stall_seed.value = drv.rng.getrandbits(32)
+        drv.stall_p = 0.0
+    try:
+        await drv.reset()
+        for prog in programs:
+            await drv.load_fast(prog.segments)
+        for prog in programs:
+            await drv.start(prog.thread, prog.entry)
+    finally:
+        drv.stall_p = p
     pos = [0] * drv.threads
     ends = [len(e) for e in expected] + [0] * (drv.threads - len(expected))
     remaining = sum(1 for n in ends if n)
+    if logged:
+        return await _run_logged(drv, expected, traces, pos, ends, remaining, max_cycles)
     edge = FallingEdge(dut.clk)
     valid, payload = dut.retire__valid, dut.retire__payload
     istall, dstall = dut.ibus_stall, dut.dbus_stall
-    p = drv.stall_p
     rand = drv.rng.random
     stalled = (0, 0)
     for cycle in range(1, max_cycles + 1):
@@ -381,6 +401,56 @@ async def run_traces(drv: TileDriver, programs, traces, *, max_cycles: int) -> i
                 istall.value, dstall.value = s
                 stalled = s
     drv.cycle += max_cycles
+    late = {t: f"{pos[t]}/{ends[t]}" for t in range(len(ends)) if pos[t] < ends[t]}
+    raise Mismatch(
+        f"threads {sorted(late)} did not finish in {max_cycles} cycles (retired/expected {late})"
+        f"\n{drv.debug_state()}"
+    )
+
+
+async def _run_logged(drv, expected, traces, pos, ends, remaining, max_cycles):
+    """:func:`run_traces` on the tile's retire log: wake up every ``TRACE_DEPTH // 8`` cycles and
+    compare the records logged meanwhile (at most one per cycle, so none is overwritten)."""
+    from cocotb.triggers import Timer
+
+    dut = drv.dut
+    log, count = dut.retire_log, dut.retire_count
+    dut.stall_rate.value = round(drv.stall_p * 256)
+    chunk = TRACE_DEPTH // 8
+    # One simulator timer, not a Python wake-up per cycle (ClockCycles awaits every edge); from
+    # a falling edge it ends on a falling edge, where every register is settled.
+    wait = Timer(chunk * CLOCK_NS, "ns")
+    seen = cycle = 0
+    try:
+        while cycle < max_cycles:
+            await wait
+            cycle += chunk
+            n = int(count.value)
+            for k in range(seen, n):
+                raw = log[k % TRACE_DEPTH].value
+                try:
+                    raw = int(raw)
+                except ValueError:
+                    raise Mismatch(f"record {k}: the retire record has X/Z bits: {raw}") from None
+                t = raw & _THREAD_MASK
+                i = pos[t]
+                if i < ends[t]:
+                    want, mask = expected[t][i]
+                    if raw & mask != want:
+                        raise Mismatch(
+                            f"record {k} (cycle ~{cycle}): RTL and golden model differ at instruction {i} of "
+                            f"thread {t}\n  RTL:   {to_retire(_CODEC.unpack(raw))}\n  model: {traces[t][i]}"
+                        )
+                    pos[t] = i + 1
+                    if i + 1 == ends[t]:
+                        remaining -= 1
+            seen = n
+            if not remaining:
+                drv.cycle += cycle
+                return cycle
+    finally:
+        dut.stall_rate.value = 0
+    drv.cycle += cycle
     late = {t: f"{pos[t]}/{ends[t]}" for t in range(len(ends)) if pos[t] < ends[t]}
     raise Mismatch(
         f"threads {sorted(late)} did not finish in {max_cycles} cycles (retired/expected {late})"

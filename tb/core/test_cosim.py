@@ -42,6 +42,11 @@ def design(cfg):
     return tile_design(cfg)
 
 
+def cosim_design(cfg):
+    """The tile with a retire log and built-in back-pressure (a build of its own)."""
+    return tile_design(cfg, trace=True)
+
+
 CONFIGS = {f"t{n}": COSIM_CONFIG(n) for n in (1, 2, 4)}
 
 
@@ -54,7 +59,7 @@ SUITE = {"verilator": ("t4", 200), "icarus": ("t2", 10)}
 def test_random_cosim(sim, cocotb_run):
     config, seeds = SUITE[sim]
     cocotb_run(
-        design(CONFIGS[config]),
+        cosim_design(CONFIGS[config]),
         "tb.core.test_cosim",
         testcase="random_cosim",
         extra_env={"TATAMI_PROGRAMS": str(seeds)},

@@ -10,6 +10,7 @@ from tatami.config import preset
 from tatami.hw.core.accumulator import Accumulator
 from tatami.hw.core.core import Core
 from tatami.hw.core.decoder import Decoder
+from tatami.hw.core.tile import CoreTile
 from tatami.isa import IllegalInstruction, decode, encode
 from tatami.sim.core.cosim import Divergence, check_against_unicorn, random_programs, reference_traces
 from tatami.sim.core.model import AccumulatorModel, Cause, CoreModel, csr_known
@@ -144,6 +145,8 @@ def test_parameter_checks():
         Accumulator(2, latency=0)
     with pytest.raises(ValueError, match="threads"):
         Accumulator(5)
+    with pytest.raises(ValueError, match="trace_depth"):
+        CoreTile(TINY, trace_depth=3)
     with pytest.raises(ValueError, match="address space"):
         Core(TINY.replace(**{"node.core.reset_pc": 0xFFFF_F800}))
 
