@@ -9,13 +9,15 @@ __all__ = ["register"]
 
 
 def register(commands):
+    from .routes import ALGORITHMS
+
     p = commands.command("noc", help="network tools: routing tables around dead nodes")
     noc = p.add_subparsers(dest="noc_command", metavar="NOC_COMMAND", required=True)
     q = noc.add_parser(
         "routes", help="compile routing tables around dead nodes and links, prove them deadlock-free"
     )
     commands.add_config_args(q)
-    q.add_argument("--algorithm", choices=["auto", "xy", "updown"], default="auto")
+    q.add_argument("--algorithm", choices=ALGORITHMS, default="auto")
     q.add_argument("-o", "--output", help="write the per-router tables as JSON")
     q.set_defaults(func=lambda args: routes(commands, args))
 

@@ -27,8 +27,19 @@ Algorithms
     takes the up hop whose continuation is shortest. Every node reached by a down hop can itself
     continue down, so no route turns down-then-up. Several roots are tried; the one with the
     smallest total route length is kept.
+``"turn"``
+    Turn-model routing (Glass and Ni; Chiu's odd-even). A turn model forbids some 90-degree turns
+    (and every 180-degree one) so that no cycle of channels can close: west-first, north-last,
+    negative-first, their mirror images, and odd-even. For each destination a breadth-first search
+    outwards from it builds the tree of next hops, attaching a router to a neighbour only when the
+    turn the packet then makes at that neighbour is allowed; each router thus gets the shortest
+    path the model permits (ties prefer an x move while x differs, as XY would). Around a few dead
+    nodes these routes are nearly minimal and spread over the whole mesh, where up*/down* funnels
+    traffic through the links near its root. Every model that reaches every connected pair is
+    built; the one whose busiest channel carries the least uniform-random traffic is kept.
 ``"auto"`` (default)
-    ``xy`` if every XY route between live nodes avoids the dead nodes and links, else ``updown``.
+    ``xy`` if every XY route between live nodes avoids the dead nodes and links; otherwise the
+    best of ``turn`` and ``updown`` by the same channel-load measure (:func:`uniform_load`).
 
 Either way :func:`verify` checks the result independently of how it was built; a table set that
 fails is never returned.
@@ -46,6 +57,7 @@ bits ``[3*i, 3*i+3)``), the form a table-load control packet or register block c
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -54,6 +66,7 @@ from tatami.hw.formats import MsgClass
 from tatami.hw.noc.ports import DIRECTIONS, TABLE_ENTRY_BITS, Port, node_index, node_xy
 
 __all__ = [
+    "TURN_MODELS",
     "DeadlockError",
     "Port",
     "RouteError",
@@ -61,6 +74,7 @@ __all__ = [
     "channel_dependency_graph",
     "compile_routes",
     "find_cycle",
+    "uniform_load",
     "verify",
     "xy_port",
 ]
@@ -81,6 +95,10 @@ class DeadlockError(RouteError):
         self.cycle = cycle
         self.mclass = mclass
         super().__init__(message)
+
+
+#: What :func:`compile_routes` accepts as ``algorithm``.
+ALGORITHMS = ("auto", "xy", "turn", "updown")
 
 
 # ----- the mesh as a graph ------------------------------------------------------------------------
@@ -362,6 +380,182 @@ def _updown_tables(
     return RouteTables(mesh, ports, algo, unreachable)
 
 
+# ----- turn models ----------------------------------------------------------------------------------
+
+_N, _E, _S, _W = Port.N, Port.E, Port.S, Port.W
+
+
+def _odd_even(node: Node, travel: Port, out: Port) -> bool:
+    """Chiu's odd-even model: no east-to-north/south turn in an even column, no north/south-to-west
+    turn in an odd column."""
+    if node[0] % 2 == 0:
+        return not (travel is _E and out in (_N, _S))
+    return not (travel in (_N, _S) and out is _W)
+
+
+def _forbid(*turns):
+    banned = set(turns)
+    return lambda node, travel, out: (travel, out) not in banned
+
+
+#: Turn models: ``allowed(node, travel, out)`` -- may a packet that arrived at ``node`` travelling in
+#: direction ``travel`` leave through ``out``? (Straight on is always allowed; a U-turn never is.)
+TURN_MODELS = {
+    "west-first": _forbid((_N, _W), (_S, _W)),
+    "east-first": _forbid((_N, _E), (_S, _E)),
+    "north-last": _forbid((_N, _E), (_N, _W)),
+    "south-last": _forbid((_S, _E), (_S, _W)),
+    "negative-first": _forbid((_E, _N), (_S, _W)),  # W and N (the negative directions) first
+    "positive-first": _forbid((_W, _S), (_N, _E)),
+    "odd-even": _odd_even,
+}
+
+
+def _turn_component(comp, adj, allowed, width) -> dict[Node, dict[Node, Port]] | None:
+    """Next hops within one component under a turn model, or None if the model cannot reach some
+    pair there. For each destination, a breadth-first search from it: a router ``u`` next to an
+    attached router ``v`` attaches through ``v`` if the turn at ``v`` (arriving from ``u``, leaving
+    by ``v``'s own next hop) is allowed."""
+    into = {n: [(p, m) for p, m in adj[n]] for n in comp}  # m -> n over port p.opposite at m
+    nxt: dict[Node, dict[Node, Port]] = {n: {} for n in comp}
+    for d in comp:
+        out = {d: Port.LOCAL}
+        layer = [d]
+        while layer:
+            offers: dict[Node, list[Port]] = {}
+            for v in layer:
+                for p_v, u in into[v]:
+                    if u in out:
+                        continue
+                    travel = p_v.opposite  # u leaves through this port to reach v
+                    if _turn_ok(allowed, v, travel, out[v]):
+                        offers.setdefault(u, []).append(travel)
+            for u, ports in offers.items():
+                out[u] = min(ports, key=lambda p, u=u: _tie_break(u, d, p))
+            layer = sorted(offers, key=lambda n: node_index(*n, width))
+        if len(out) != len(comp):
+            return None
+        for n, p in out.items():
+            nxt[n][d] = p
+    return nxt
+
+
+def _turn_ok(allowed, node: Node, travel: Port, out: Port) -> bool:
+    """May a packet travelling ``travel`` into ``node`` leave it through ``out``?"""
+    if out is Port.LOCAL or out is travel:
+        return True
+    return out is not travel.opposite and allowed(node, travel, out)
+
+
+def _tie_break(node: Node, dst: Node, port: Port) -> tuple[int, int]:
+    """Among equally short next hops: an x move while x differs (as XY routing), then port order."""
+    x_move = port in (Port.E, Port.W)
+    return (0 if x_move == (node[0] != dst[0]) else 1, _port_preference(port))
+
+
+def _tables_from_next_hops(mesh: MeshConfig, comps, per_comp, algo: str) -> RouteTables:
+    dead = set(mesh.dead_nodes)
+    ports = {r: [Port.NONE] * mesh.nodes for r in _all_nodes(mesh)}
+    for nxt in per_comp:
+        for r, row in nxt.items():
+            for d, p in row.items():
+                ports[r][node_index(*d, mesh.width)] = p
+    comp_of = {n: i for i, comp in enumerate(comps) for n in comp}
+    unreachable = [(s, d) for s in mesh.live_nodes() for d in mesh.live_nodes() if comp_of[s] != comp_of[d]]
+    for r in mesh.live_nodes():
+        for d in dead:
+            ports[r][node_index(*d, mesh.width)] = Port.DEAD
+    return RouteTables(mesh, ports, algo, unreachable)
+
+
+_XY_TURNS = frozenset((t, o) for t in (_E, _W) for o in (_N, _S))
+_YX_TURNS = tuple((t, o) for t in (_N, _S) for o in (_E, _W))
+
+
+def _xy_detour_model(mesh: MeshConfig, adj, order: str):
+    """A node-specific turn model: XY's turns everywhere (x to y), plus y-to-x turns, each added
+    only if the turn graph -- live channels, joined where a turn or straight run is allowed --
+    stays acyclic. Any routes that obey an acyclic turn graph are deadlock-free. Candidates are
+    taken nearest the dead parts first: ``order="columns"`` by column distance then row distance
+    (a detour around a dead node runs down the columns beside it), ``"manhattan"`` by hop
+    distance. Routes that XY already serves stay XY (they are shortest and ties prefer x)."""
+    faults = set(mesh.dead_nodes) | {n for link in mesh.dead_links for n in link}
+    if not faults:
+        return None
+
+    def distance(n):
+        if order == "columns":
+            return min((abs(n[0] - f[0]), abs(n[1] - f[1])) for f in faults)
+        return min(abs(n[0] - f[0]) + abs(n[1] - f[1]) for f in faults)
+
+    extra: dict[Node, set] = {n: set() for n in adj}
+    succ: dict[Channel, set[Channel]] = {}
+    for b in adj:  # channel a -> b continues as b -> c when allowed (XY turns, straight on)
+        for pa, a in adj[b]:
+            travel = pa.opposite
+            for pc, c in adj[b]:
+                if pc is travel or (travel, pc) in _XY_TURNS:
+                    succ.setdefault((a, b), set()).add((b, c))
+
+    def reaches(src: Channel, dst: Channel) -> bool:
+        seen, stack = {src}, [src]
+        while stack:
+            ch = stack.pop()
+            if ch == dst:
+                return True
+            for nx in succ.get(ch, ()):
+                if nx not in seen:
+                    seen.add(nx)
+                    stack.append(nx)
+        return False
+
+    for b in sorted(adj, key=lambda n: (distance(n), n[1], n[0])):
+        for travel, out in _YX_TURNS:
+            ins = [a for pa, a in adj[b] if pa.opposite is travel]
+            outs = [c for pc, c in adj[b] if pc is out]
+            if not ins or not outs:
+                continue
+            a, c = ins[0], outs[0]
+            if reaches((b, c), (a, b)):  # the new edge (a,b) -> (b,c) would close a cycle
+                continue
+            succ.setdefault((a, b), set()).add((b, c))
+            extra[b].add((travel, out))
+    return lambda node, travel, out: (travel, out) in _XY_TURNS or (travel, out) in extra[node]
+
+
+def _turn_tables(mesh: MeshConfig) -> list[RouteTables]:
+    """One table set per turn model that reaches every connected pair."""
+    adj = _live_links(mesh)
+    comps = _components(adj)
+    models = dict(TURN_MODELS)
+    for order in ("columns", "manhattan"):
+        model = _xy_detour_model(mesh, adj, order)
+        if model is not None:
+            models[f"xy+detours ({order})"] = model
+    found = []
+    for name, allowed in models.items():
+        per_comp = [_turn_component(comp, adj, allowed, mesh.width) for comp in comps]
+        if all(nxt is not None for nxt in per_comp):
+            found.append(_tables_from_next_hops(mesh, comps, per_comp, f"turn {name}"))
+    return found
+
+
+def uniform_load(tables: RouteTables) -> float:
+    """Flits per cycle on the busiest link of ``tables`` when every live node injects one flit per
+    cycle to uniformly random live destinations (its own component's): the uniform ideal
+    throughput is ``1 / max(1, uniform_load)`` per node (injection and ejection carry 1)."""
+    comps = _components(_live_links(tables.mesh))
+    load: dict[Channel, float] = {}
+    for comp in comps:
+        share = 1 / len(comp)
+        for s in comp:
+            for d in comp:
+                path = tables.path(s, d)
+                for a, b in itertools.pairwise(path):
+                    load[(a, b)] = load.get((a, b), 0.0) + share
+    return max(load.values(), default=0.0)
+
+
 def compile_routes(mesh: MeshConfig, algorithm: str = "auto") -> RouteTables:
     """Routing tables for ``mesh``, verified by :func:`verify` before they are returned.
 
@@ -381,16 +575,31 @@ def compile_routes(mesh: MeshConfig, algorithm: str = "auto") -> RouteTables:
     """
     if not isinstance(mesh, MeshConfig):
         raise TypeError(f"compile_routes needs a MeshConfig, not {mesh!r}")
-    if algorithm not in ("auto", "xy", "updown"):
-        raise ValueError(f"unknown routing algorithm {algorithm!r}; use 'auto', 'xy' or 'updown'")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown routing algorithm {algorithm!r}; use {', '.join(map(repr, ALGORITHMS))}")
     if algorithm == "xy" or (algorithm == "auto" and _xy_avoids_dead(mesh)):
         tables = _xy_tables(mesh)
         if algorithm == "xy" and not _xy_avoids_dead(mesh):
             verify(tables)  # raises, naming the first bad route
-    else:
-        tables = _updown_tables(mesh)
-    verify(tables)
-    return tables
+        verify(tables)
+        return tables
+    candidates = []
+    if algorithm in ("auto", "turn"):
+        candidates += _turn_tables(mesh)
+    if algorithm in ("auto", "updown") or not candidates:
+        candidates.append(_updown_tables(mesh))
+    best = None
+    for tables in candidates:
+        try:
+            stats = verify(tables)
+        except RouteError:  # never expected (each model is acyclic), but never returned either
+            continue
+        score = (uniform_load(tables), stats["total_hops"])
+        if best is None or score < best[0]:
+            best = (score, tables)
+    if best is None:
+        raise RouteError(f"no deadlock-free table set found for {mesh}")
+    return best[1]
 
 
 # ----- the proof ----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_2x2_uniform_random_with_back_pressure(stall):
 def test_3x3_tables_around_a_dead_node():
     cfg = _cfg(3, 3, "table", dead_nodes=((1, 1),), dead_links=(((0, 0), (1, 0)),))
     tables = compile_routes(cfg.mesh)
-    assert tables.algorithm.startswith("updown")
+    assert tables.algorithm != "xy"
     packets = generate(cfg, "uniform", 0.3, 80, packet_flits=2, seed=3, classes="both")
     result = run_mesh(cfg, packets, tables=tables, sink_stall=0.2, seed=1)
     _assert_clean(result)
