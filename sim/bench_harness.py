@@ -3,7 +3,9 @@
 - Verilog size, module count and generation time of the mesh from 2 x 2 to 16 x 16 (the router is
   generated once and instantiated, so the module count stays constant);
 - Verilator build time and peak memory of a mesh (the largest design the test suite builds, and an
-  8 x 8 one), each built in a fresh process so its peak memory is its own.
+  8 x 8 one), each built in a fresh process so its peak memory is its own; the 3 x 3 both with every
+  signal visible to cocotb (``--public-flat-rw``) and with the ports only (``Design.internals``
+  False, as the suite and the demo build the mesh).
 
 Results go to ``docs/results/harness.json``.
 """
@@ -27,7 +29,8 @@ from tatami.config import preset
 from tatami.hw.units import unit
 from tatami.sim.harness import Design, run_cocotb
 cfg = preset(sys.argv[1]).replace(**{"mesh.width": int(sys.argv[2]), "mesh.height": int(sys.argv[2])})
-design = Design(f"bench_mesh_{sys.argv[2]}", lambda: unit("mesh").build(cfg), cfg, {"packets": 50})
+design = Design(f"bench_mesh_{sys.argv[2]}", lambda: unit("mesh").build(cfg), cfg, {"packets": 50},
+                internals=sys.argv[3] == "all")
 start = time.perf_counter()
 results = run_cocotb(design, "tatami.sim.benches.mesh", sim="verilator", seed=1)
 total = time.perf_counter() - start
@@ -65,11 +68,11 @@ def _generation(preset_name: str, sizes) -> list[dict]:
     return rows
 
 
-def _build(preset_name: str, n: int) -> dict:
+def _build(preset_name: str, n: int, visibility: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "TATAMI_BUILD": tmp}
         proc = subprocess.run(
-            [sys.executable, "-c", _BUILD_SNIPPET, preset_name, str(n)],
+            [sys.executable, "-c", _BUILD_SNIPPET, preset_name, str(n), visibility],
             env=env,
             capture_output=True,
             text=True,
@@ -78,11 +81,11 @@ def _build(preset_name: str, n: int) -> dict:
         raise RuntimeError(f"building the {n}x{n} mesh failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     print(
-        f"  {n}x{n} {preset_name}: Verilator build {result['build_seconds']:.0f} s, "
-        f"peak {result['peak_rss_mb']} MB",
+        f"  {n}x{n} {preset_name}, {visibility} visible: Verilator build "
+        f"{result['build_seconds']:.0f} s, peak {result['peak_rss_mb']} MB",
         flush=True,
     )
-    return {"mesh": f"{n}x{n}", "preset": preset_name, **result}
+    return {"mesh": f"{n}x{n}", "preset": preset_name, "visible": visibility, **result}
 
 
 def suite_stamps(build_root: Path | None = None, most: int = 10) -> list[dict]:
@@ -107,12 +110,18 @@ def suite_stamps(build_root: Path | None = None, most: int = 10) -> list[dict]:
     return rows[:most]
 
 
-def run(out: Path, *, builds=(3, 8), sizes=(2, 4, 8, 16), preset_name: str = "tiny") -> dict:
+def run(
+    out: Path,
+    *,
+    builds=((3, "all"), (3, "ports"), (8, "ports")),
+    sizes=(2, 4, 8, 16),
+    preset_name: str = "tiny",
+) -> dict:
     load_at_start = os.getloadavg()[0]
     print(f"Mesh Verilog generation ({preset_name} router):", flush=True)
     gen = _generation(preset_name, sizes)
     print("Verilator builds (fresh process each, all cores):", flush=True)
-    built = [_build(preset_name, n) for n in builds]
+    built = [_build(preset_name, n, visibility) for n, visibility in builds]
     results = {
         "machine": {
             "cores": os.cpu_count(),

@@ -107,12 +107,17 @@ class Design:
     """A unit to generate: ``factory()`` returns the component; ``name`` is the Verilog top name.
 
     ``config`` and ``params`` identify the design for caching and are handed to the testbench.
+    ``internals``: the testbench reads or forces signals inside the design, not only its ports
+    (Verilator: ``--public-flat-rw``, which cocotb's runner always passes). ``False`` leaves only the
+    top-level ports visible, which makes Verilator's C++ two to three times smaller and large designs
+    build that much faster; Icarus sees everything either way.
     """
 
     name: str
     factory: Callable[[], wiring.Component]
     config: TatamiConfig | None = None
     params: dict = field(default_factory=dict)
+    internals: bool = True
 
     def digest(self) -> str:
         ident = json.dumps(
@@ -293,7 +298,10 @@ def run_cocotb(
 
     gen = generate(design)
     vtext = gen.verilog.read_bytes()
-    build_key = hashlib.sha256(vtext + f"{sim}{waves}".encode()).hexdigest()[:12]
+    vlt_text = f'`verilator_config\npublic_flat_rw -module "{gen.top}" -var "*"\n'
+    # (A ports-only build adds its config file to the key; a full-visibility one keeps the old key.)
+    build_key = hashlib.sha256(vtext + f"{sim}{waves}{'' if design.internals else vlt_text}".encode())
+    build_key = build_key.hexdigest()[:12]
     # Simulator builds are keyed by the Verilog itself, not by the design's digest: an edit
     # elsewhere in the sources regenerates the Verilog (seconds) but reuses the build (minutes)
     # when the Verilog comes out the same.
@@ -321,6 +329,13 @@ def run_cocotb(
                         "0",
                         "-O2",
                     ]
+                    if not design.internals:
+                        # Override the runner's --public-flat-rw: only the top module's signals
+                        # (its ports) stay visible to cocotb, through a Verilator config file.
+                        bdir.mkdir(parents=True, exist_ok=True)
+                        vlt = bdir / "ports_only.vlt"
+                        vlt.write_text(vlt_text)
+                        build_args += ["--no-public-flat-rw", str(vlt)]
                     if waves:
                         # Verilator's FST writer compresses with lz4 and zlib (Debian: liblz4-dev,
                         # zlib1g-dev; scripts/setup.sh installs them).

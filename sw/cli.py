@@ -221,7 +221,7 @@ def cmd_bench_harness(args) -> int:
     from tatami.sim.bench_harness import run
 
     if args.quick:
-        run(Path(args.output), builds=(2,), sizes=(2, 4))
+        run(Path(args.output), builds=((2, "ports"),), sizes=(2, 4))
     else:
         run(Path(args.output))
     return 0
@@ -261,6 +261,7 @@ def cmd_demo(args) -> int:
             lambda: unit("mesh").build(cfg),
             cfg,
             {"packets": args.packets, "packet_flits": min(2, cfg.noc.max_packet_flits)},
+            internals=False,
         )
         try:
             results = run_cocotb(design, "tatami.sim.benches.mesh", sim=sim, seed=args.seed)

@@ -21,6 +21,7 @@ def top_design(cfg, divisor=DIVISOR):
         lambda: MeshBridgeTop(cfg, divisor),
         cfg,
         {"divisor": divisor},
+        internals=False,  # the bench drives the UART pins only
     )
 
 
@@ -51,6 +52,7 @@ def noc_tester_design(cfg, divisor=DIVISOR):
         lambda: NocTesterTop(cfg, divisor),
         cfg,
         {"divisor": divisor},
+        internals=False,
     )
 
 
