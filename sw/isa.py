@@ -291,9 +291,24 @@ class VecOp(enum.IntEnum, shape=7):
     VREDSUM = 0x20
     VREDMAX = 0x21
     # moves between scalar registers / memory and vector registers
+    # conversions: funct7 = 0x28 + destination format, funct3 = source format (vcvt.<dst>.<src>)
+    VCVT_F32 = 0x28
+    VCVT_BF16 = 0x29
+    VCVT_CF8E4 = 0x2A
+    VCVT_CF8E5 = 0x2B
+    VCVT_I8 = 0x2C
+    VCVT_I16 = 0x2D
+    VCVT_I32 = 0x2E
+    VCVT_CF16 = 0x2F
     VBCAST = 0x30  # vd[i] = x[rs1] (low bits, in the element format)
+    # permutations
+    VSHUF = 0x31  # vd[i] = vs1[vs2[i] mod lanes]
+    VTRANS = 0x32  # vs1 as an x[rs2]-row row-major tile, transposed
+    VPAD = 0x33  # vd[i] = vs1[i] for i < x[rs2], else vd[i] unchanged
     VLD = 0x38  # vd = mem[x[rs1]]
     VST = 0x39  # mem[x[rs1]] = vs2
+    VGATHER8 = 0x3A  # 8-byte chunk j of vd = mem[x[rs1] + vs2.i32[j]]
+    VGATHER16 = 0x3B  # 16-byte chunks
 
 
 # --------------------------------------------------------------------------------------------------
@@ -859,6 +874,13 @@ VECTOR_OPS = (
     ("vbcast", VecOp.VBCAST, "vd, rs1", _ALL_FORMATS),
     ("vld", VecOp.VLD, "vd, (rs1)", ()),
     ("vst", VecOp.VST, "vs2, (rs1)", ()),
+    # Added for the vector unit (docs/datapath.md); no existing encoding changed.
+    *[(f"vcvt.{dst.suffix}", VecOp(0x28 + dst), "vd, vs1", _ALL_FORMATS) for dst in VecFormat],
+    ("vshuf", VecOp.VSHUF, "vd, vs1, vs2", _ALL_FORMATS),
+    ("vtrans", VecOp.VTRANS, "vd, vs1, rs2", _ALL_FORMATS),
+    ("vpad", VecOp.VPAD, "vd, vs1, rs2", _ALL_FORMATS),
+    ("vgather8", VecOp.VGATHER8, "vd, vs2, (rs1)", ()),
+    ("vgather16", VecOp.VGATHER16, "vd, vs2, (rs1)", ()),
 )
 
 

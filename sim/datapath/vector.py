@@ -208,7 +208,9 @@ class VectorModel:
     # ---- instructions -------------------------------------------------------------------------------
     def execute(self, op: VecOp, fmt: VecFormat, vd: int, vs1: int, vs2: int = 0, rs1: int = 0):
         """One VECTOR instruction: ``funct7`` = ``op``, ``funct3`` = ``fmt``; ``rs1`` is the value
-        of the scalar register for ``vbcast``, ``vld`` and ``vst``."""
+        of the scalar register (``x[rs1]`` of ``vbcast``, ``vld`` and ``vst``, ``x[rs2]`` of
+        ``vtrans`` and ``vpad``). ``vcvt.<dst>`` converts from ``fmt`` into ``op - VCVT_F32``
+        (:meth:`convert`) with the unit's mode."""
         op = VecOp(op)
         if op is VecOp.VLD:
             self.regs[self._reg(vd)] = self.load(rs1)
@@ -225,6 +227,23 @@ class VectorModel:
         if op in (VecOp.VREDSUM, VecOp.VREDMAX):
             self.regs[self._reg(vd)] = self.reduce(op, fmt, self.regs[self._reg(vs1)])
             return
+        if VecOp.VCVT_F32 <= op <= VecOp.VCVT_CF16:
+            self.convert(vd, vs1, fmt, VecFormat(op - VecOp.VCVT_F32))
+            return
+        if op is VecOp.VSHUF:
+            self.shuffle(vd, vs1, vs2, fmt)
+            return
+        if op is VecOp.VTRANS:
+            self.transpose(vd, vs1, fmt, rs1)
+            return
+        if op is VecOp.VPAD:
+            # vd[i] = vs1[i] for i < x[rs2], else vd[i] unchanged (pad() with the old vd as value).
+            keep = self.elements(self.regs[self._reg(vs1)], fmt)
+            old = self.elements(self.regs[self._reg(vd)], fmt)
+            self.regs[vd] = self.pack([x if i < rs1 else y for i, (x, y) in enumerate(zip(keep, old))], fmt)
+            return
+        if op in (VecOp.VLD, VecOp.VST, VecOp.VGATHER8, VecOp.VGATHER16):
+            raise VectorError(f"{op.name} is a memory operation: use load, store or gather")
         if ffmt is not None and VecOp.VAND <= op <= VecOp.VSRA:
             raise VectorError(f"{op.name} is defined on integer formats only, not {fmt.name}")
         xs = self.elements(self.regs[self._reg(vs1)], fmt)
