@@ -14,15 +14,31 @@ from amaranth.lib.wiring import In, Out
 
 from tatami.config import TatamiConfig
 
-from .datapath import EXP, DstFormat, Pipeline, lzc, round_stage1, round_stage2, sum_terms
+from .datapath import EXP, DstFormat, Pipeline, jam, lzc, round_stage1, round_stage2, sum_terms
 from .flags import StickyFlags
 from .layouts import FLAGS, RESULT
 
-__all__ = ["FP32_OUT", "ArithUnit", "check_config"]
+__all__ = ["FP32_OUT", "STEP_DELAYS", "ArithUnit", "check_config"]
 
 FP32_OUT = DstFormat(exp_bits=8, man_bits=23, ieee=True)
 CANONICAL_NAN = 0x7FC00000
 RESULT_PRECISION = 24
+
+
+#: Relative delays of the datapath's steps (estimated logic levels on a 4-input-LUT FPGA), from
+#: which :class:`~tatami.hw.fpu.datapath.Pipeline` places the registers: a leading-zero count or a
+#: barrel shift of ~30-50 bits is 2, a step with a shift and a compare or a wide add is 3.
+STEP_DELAYS = {
+    "unpack": 3,  # leading-zero count and shift of a subnormal mantissa, class bits, specials
+    "multiply": 3,  # significand product (DSP blocks plus a fabric adder for 24 x 24)
+    "align": 3,  # exponent difference and the jamming right shift
+    "add": 2,  # big + small, big - small and small - big in parallel, select
+    "lzc": 2,  # leading-zero count of the sum
+    "shift": 2,  # normalising left shift, jam to 26 bits
+    "normalise": 1,  # products only: a one-bit shift
+    "round_shift": 3,  # exponent compare and the subnormal right shift
+    "round": 3,  # increment, overflow compare, flags, special results
+}
 
 
 def check_config(cfg, unit):
@@ -48,9 +64,6 @@ class ArithUnit(wiring.Component):
         Clear the sticky flags.
     """
 
-    #: Number of logic steps of the datapath (set by subclasses).
-    steps = 7
-
     def __init__(self, op_layout, latency: int):
         self.latency = latency
         self.op_layout = op_layout
@@ -75,8 +88,10 @@ class ArithUnit(wiring.Component):
         enable = self.o.ready
         m.d.comb += self.i.ready.eq(enable)
         factors, addend = self.operands(m, self.i.payload)
-        steps = 5 + (addend is not None) * 2 + (len(factors) == 2) - 1
-        pipe = Pipeline(m, enable, self.latency, steps)
+        names = ["unpack", *(["multiply"] if len(factors) == 2 else [])]
+        names += ["align", "add", "lzc", "shift"] if addend is not None else ["normalise"]
+        names += ["round_shift", "round"]
+        pipe = Pipeline(m, enable, self.latency, [STEP_DELAYS[n] for n in names])
 
         # Step 1: unpacked operands, special cases, operand DENORMAL flag.
         a = factors[0]
@@ -129,14 +144,16 @@ class ArithUnit(wiring.Component):
             s.update(sum_terms(m, t1, t2, window))
             s = pipe.boundary(s)
 
-            # Step 4: add or subtract, magnitude and sign.
+            # Step 4: add or subtract, magnitude and sign. ``small - big`` is computed beside
+            # ``big - small`` (two carry chains in parallel) rather than negating the difference.
             big, small = s["big"], s["small"]
             eff_sub = s["big_sign"] ^ s["small_sign"]
             diff = Signal(window + 2, name="diff")
-            m.d.comb += diff.eq(Mux(eff_sub, big - small, big + small))
+            rdiff = Signal(window + 2, name="rdiff")
+            m.d.comb += [diff.eq(Mux(eff_sub, big - small, big + small)), rdiff.eq(small - big)]
             neg = eff_sub & diff[-1]
             mag = Signal(window + 1, name="mag")
-            m.d.comb += mag.eq(Mux(neg, -diff, diff))
+            m.d.comb += mag.eq(Mux(neg, rdiff, diff))
             s["mag"] = mag
             s["mag_zero"] = mag == 0
             s["sign"] = Mux(mag == 0, s["ps"] & s["c_sign"], s["big_sign"] ^ neg)
@@ -145,16 +162,21 @@ class ArithUnit(wiring.Component):
             s["top"] = top
             s = pipe.boundary(s)
 
-            # Step 5: normalise.
+            # Step 5: leading-zero count of the magnitude.
             lz = Signal(range(len(mag) + 1), name="lz")
             m.d.comb += lz.eq(lzc(s["mag"]))
+            s["lz"] = lz
+            s = pipe.boundary(s)
+
+            # Step 6: normalising shift.
+            lz = s["lz"]
             s["norm"] = (s["mag"] << lz)[: len(mag)]
             s["exp"] = Signal(EXP, name="norm_exp")
             m.d.comb += s["exp"].eq(s["top"] - lz)
             s["zero"] = s["mag_zero"]
         else:
-            # Step 5 (products only): the product of two normalised significands needs at most a
-            # one-bit shift.
+            # Steps 5-6 (products only, one step): the product of two normalised significands
+            # needs at most a one-bit shift.
             p = s["p_sig"]
             hi = p[-1]
             norm = Mux(hi, p, p << 1)[: len(p)]
@@ -163,13 +185,16 @@ class ArithUnit(wiring.Component):
             s["exp"] = Signal(EXP, name="norm_exp")
             m.d.comb += s["exp"].eq(s["p_top"] - ~hi)
             s["zero"], s["sign"] = s["p_zero"], s["ps"]
+        # Only the top 25 bits and a sticky bit matter to the rounding (round to odd at 26 bits):
+        # narrower registers and a narrower rounding shift.
+        s["norm"] = jam(s["norm"], RESULT_PRECISION + 2)
         s = pipe.boundary(s)
 
-        # Step 6: rounding shift (subnormal results).
-        s.update(round_stage1(m, s["norm"], s["exp"], 127, FP32_OUT, "rnd"))
+        # Step 7: rounding shift (subnormal results).
+        s.update(round_stage1(m, s["norm"], s["exp"], 127, FP32_OUT, "rnd", sr_bits=2))
         s = pipe.boundary(s)
 
-        # Step 7: round, pack, select special results, flags.
+        # Step 8: round, pack, select special results, flags.
         code, flags = round_stage2(
             m,
             s,
@@ -177,10 +202,11 @@ class ArithUnit(wiring.Component):
             zero=s["zero"],
             sticky=Const(0, 1),
             mode={"rtz": Const(0, 1), "sr": Const(0, 1)},
-            rand=Const(0, 16),
+            rand=Const(0, 2),
             saturate=Const(0, 1),
             fmt=FP32_OUT,
             name="rnd",
+            sr_bits=2,
         )
         out = {
             "valid": s["valid"],

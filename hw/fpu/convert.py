@@ -127,7 +127,9 @@ class Convert(wiring.Component):
         accept = self.i.valid & self.i.ready
         m.d.comb += self.i.ready.eq(enable)
         op = self.i.payload
-        pipe = Pipeline(m, enable, self.latency, 3)
+        # Steps: unpack and decode; the rounders' alignment shifts; round, specials and select
+        # (relative delays for the register placement, as in ``arith.STEP_DELAYS``).
+        pipe = Pipeline(m, enable, self.latency, [3, 3, 4])
 
         # Step 1: unpack the source, decode the operation, sample the random word.
         u = self._unpack_source(m, op)

@@ -30,6 +30,7 @@ __all__ = [
     "EXP",
     "DstFormat",
     "Pipeline",
+    "jam",
     "lzc",
     "round_stage1",
     "round_stage2",
@@ -44,23 +45,37 @@ EXP = signed(14)
 
 
 class Pipeline:
-    """Places ``stages`` register stages between the ``steps`` steps of a datapath.
+    """Places ``stages`` register stages between the steps of a datapath.
 
     A unit calls :meth:`boundary` after each step with a dict of everything later steps need; the
     call returns the dict unchanged or registered (``Signal`` copies loaded when ``enable`` is
     high). The last boundary (after the last step) always holds at least one register, so every
-    output comes from a flip-flop; the other ``stages - 1`` registers are spread evenly over the
-    inner boundaries; stages beyond ``steps`` are added at the output.
+    output comes from a flip-flop; the other ``stages - 1`` registers go on inner boundaries, at
+    most one each; stages beyond the number of steps are added at the output.
+
+    ``steps`` is the number of steps (the inner registers are then spread evenly) or a list of
+    the steps' relative delays: the inner registers then go where they make the slowest stage
+    (the largest sum of delays between two registers) as fast as possible.
     """
 
-    def __init__(self, m: Module, enable, stages: int, steps: int):
+    def __init__(self, m: Module, enable, stages: int, steps):
         if not isinstance(stages, int) or stages < 1:
             raise ValueError(f"a pipeline needs at least one stage, not {stages!r}")
+        delays = None
+        if not isinstance(steps, int):
+            delays = list(steps)
+            if not delays or any(not isinstance(d, int | float) or d <= 0 for d in delays):
+                raise ValueError(f"step delays must be positive numbers, not {steps!r}")
+            steps = len(delays)
         self.m, self.enable, self.steps = m, enable, steps
         inner = min(stages - 1, steps - 1)
         self.regs = dict.fromkeys(range(1, steps + 1), 0)
-        for j in range(inner):
-            self.regs[(j + 1) * steps // (inner + 1)] += 1
+        if delays:
+            cuts = _balanced_cuts(delays, inner)
+        else:
+            cuts = [(j + 1) * steps // (inner + 1) for j in range(inner)]
+        for cut in cuts:
+            self.regs[cut] += 1
         self.regs[steps] += stages - inner
         self.index = 0
 
@@ -77,6 +92,32 @@ class Pipeline:
                 out[name] = r
             values = out
         return values
+
+
+def _balanced_cuts(delays, cuts):
+    """``cuts`` distinct inner boundaries (1 .. len(delays) - 1) that minimise the largest sum of
+    delays between consecutive boundaries (dynamic programming)."""
+    n = len(delays)
+    prefix = [0]
+    for d in delays:
+        prefix.append(prefix[-1] + d)
+    # best[k][i]: the least possible slowest segment covering steps 0..i-1 with k cuts inside.
+    inf = float("inf")
+    best = [[inf] * (n + 1) for _ in range(cuts + 1)]
+    last = [[0] * (n + 1) for _ in range(cuts + 1)]
+    for i in range(1, n + 1):
+        best[0][i] = prefix[i]
+    for k in range(1, cuts + 1):
+        for i in range(k + 1, n + 1):
+            for j in range(k, i):  # the last cut is after step j
+                cost = max(best[k - 1][j], prefix[i] - prefix[j])
+                if cost < best[k][i]:
+                    best[k][i], last[k][i] = cost, j
+    out, i = [], n
+    for k in range(cuts, 0, -1):
+        i = last[k][i]
+        out.append(i)
+    return sorted(out)
 
 
 def lzc(v):
@@ -196,12 +237,23 @@ class DstFormat:
         return int(self.signed) + self.exp_bits + self.man_bits
 
 
-def round_stage1(m: Module, sig, exp, bias, fmt: DstFormat, name):
+def jam(sig, width):
+    """``sig`` narrowed to ``width`` bits: its top ``width - 1`` bits and, below them, the OR of
+    the rest (round to odd). Rounding the result once more to ``width - 2`` or fewer bits, at any
+    position (also a subnormal one), gives the same result and flags as rounding ``sig``."""
+    if len(sig) <= width:
+        return sig
+    return Cat(sig[: len(sig) - width + 1].any(), sig[len(sig) - width + 1 :])
+
+
+def round_stage1(m: Module, sig, exp, bias, fmt: DstFormat, name, *, sr_bits=SR_BITS):
     """First half of rounding: the alignment shift for a subnormal result. ``sig`` is normalised
     (top bit set, or zero), ``exp`` the exponent of its top bit. Returns a dict for
-    :func:`round_stage2` (``field``: ``sig`` followed by :data:`SR_BITS` zeros, shifted; ``lost``:
+    :func:`round_stage2` (``field``: ``sig`` followed by ``sr_bits`` zeros, shifted; ``lost``:
     a 1 was shifted out of it; ``subnormal``; ``carry_p``: rounding ``sig`` to ``p`` bits at an
-    unbounded exponent carries into a new binade under RNE)."""
+    unbounded exponent carries into a new binade under RNE). ``sr_bits`` is the width of the
+    stochastic-rounding window (:data:`SR_BITS`); a rounder without stochastic rounding needs 2
+    (give :func:`round_stage2` the same value)."""
     wi, p = len(sig), fmt.precision
     if wi < p:
         raise ValueError(f"{name}: a {wi}-bit significand is narrower than the {p}-bit result")
@@ -209,9 +261,11 @@ def round_stage1(m: Module, sig, exp, bias, fmt: DstFormat, name):
     m.d.comb += emin.eq(1 - bias)
     sh_raw = Signal(EXP, name=f"{name}_sh")
     m.d.comb += sh_raw.eq(emin - exp)
-    cap = wi + SR_BITS + 1
+    if sr_bits < 2:
+        raise ValueError(f"{name}: the rounding window needs at least 2 bits, not {sr_bits!r}")
+    cap = wi + sr_bits + 1
     sh = Mux(sh_raw <= 0, 0, Mux(sh_raw > cap, cap, sh_raw[:8]))
-    field, lost = shr_sticky(m, Cat(Const(0, SR_BITS), sig), sh, name)
+    field, lost = shr_sticky(m, Cat(Const(0, sr_bits), sig), sh, name)
     carry_p = sig[wi - p :].all() & sig[wi - p - 1] if wi > p else Const(0, 1)
     return {
         "field": field,
@@ -224,7 +278,9 @@ def round_stage1(m: Module, sig, exp, bias, fmt: DstFormat, name):
     }
 
 
-def round_stage2(m: Module, st: dict, *, sign, zero, sticky, mode, rand, saturate, fmt: DstFormat, name):
+def round_stage2(
+    m: Module, st: dict, *, sign, zero, sticky, mode, rand, saturate, fmt: DstFormat, name, sr_bits=SR_BITS
+):
     """Second half: decide the increment (RNE, RTZ or stochastic), pack, detect overflow and set the
     flags. ``st`` comes from :func:`round_stage1`; ``mode`` is a dict of 1-bit values ``rtz`` and
     ``sr`` (neither: RNE); ``rand`` the random word (low :data:`SR_BITS` bits used). Returns
@@ -233,12 +289,12 @@ def round_stage2(m: Module, st: dict, *, sign, zero, sticky, mode, rand, saturat
     field = st["field"]
     wf = len(field)
     kept = field[wf - p :]
-    window = field[wf - p - SR_BITS : wf - p]
-    below_window = field[: wf - p - SR_BITS].any() if wf - p > SR_BITS else Const(0, 1)
+    window = field[wf - p - sr_bits : wf - p]
+    below_window = field[: wf - p - sr_bits].any() if wf - p > sr_bits else Const(0, 1)
     low = below_window | st["lost"] | sticky
     inexact = window.any() | low
     rne_up = window[-1] & (window[:-1].any() | low | kept[0])
-    sr_up = (window + rand[:SR_BITS])[SR_BITS]
+    sr_up = (window + rand[:sr_bits])[sr_bits]
     up = Mux(mode["sr"], sr_up, Mux(mode["rtz"], 0, rne_up))
 
     mag = Signal(12 + mb + 2, name=f"{name}_mag")

@@ -27,6 +27,31 @@ def test_pipeline_places_every_stage(stages, steps):
     assert all(v <= 1 for k, v in p.regs.items() if k != steps), "inner boundaries hold one register"
 
 
+@pytest.mark.parametrize("stages", range(1, 10))
+def test_pipeline_balances_step_delays(stages):
+    """With step delays, the registers go where the slowest stage is fastest (checked against
+    every placement), keeping the same invariants as the even placement."""
+    from itertools import combinations, pairwise
+
+    delays = [3, 5, 2, 2, 4, 1, 3]
+    p = Pipeline(Module(), Signal(), stages, delays)
+    assert sum(p.regs.values()) == stages and p.regs[len(delays)] >= 1
+    assert all(v <= 1 for k, v in p.regs.items() if k != len(delays))
+
+    def slowest(cuts):
+        edges = [0, *cuts, len(delays)]
+        return max(sum(delays[a:b]) for a, b in pairwise(edges))
+
+    inner = min(stages - 1, len(delays) - 1)
+    placed = [k for k, v in p.regs.items() if v and k != len(delays)]
+    assert slowest(placed) == min(slowest(c) for c in combinations(range(1, len(delays)), inner))
+
+
+def test_pipeline_rejects_bad_delays():
+    with pytest.raises(ValueError, match="positive"):
+        Pipeline(Module(), Signal(), 2, [1, 0, 2])
+
+
 def test_pipeline_rejects_zero_stages():
     with pytest.raises(ValueError, match="at least one stage"):
         Pipeline(Module(), Signal(), 0, 3)
