@@ -12,7 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["bench_units", "check_testfloat_files", "long_runs", "markdown_table", "register"]
+__all__ = [
+    "bench_units",
+    "check_testfloat_files",
+    "long_runs",
+    "long_runs_table",
+    "markdown_table",
+    "register",
+]
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results" / "fpu.json"
 
@@ -296,7 +303,23 @@ def _long_runs(args) -> int:
     result["long_runs"] = long_runs(records)
     output.write_text(json.dumps(result, indent=1) + "\n")
     lr = result["long_runs"]
-    print(
-        f"{len(lr['runs'])} runs, {lr['total_cases']} cases, {lr['total_mismatches']} mismatches -> {output}"
-    )
+    print(f"{len(lr['runs'])} runs, {lr['total_cases']:,} cases, {lr['total_mismatches']} mismatches")
+    print(f"wrote {output}")
+    print(long_runs_table(lr))
     return 0
+
+
+def long_runs_table(section: dict) -> str:
+    """The long-run table of docs/numerics.md from a ``long_runs`` section."""
+    lines = [
+        "| unit | operation, formats (spec) | stall | cases | per rounding mode | mismatches "
+        "| seeds (run / test) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in section["runs"]:
+        modes = ", ".join(f"{k} {v:,}" for k, v in r.get("cases_per_mode", {}).items()) or "RNE"
+        lines.append(
+            f"| {r['unit']} | {r['spec']} | {r.get('stall', 0.0)} | {r['cases']:,} | {modes} | "
+            f"{r['mismatches']} | {r.get('run_seed')} / {r.get('seed')} |"
+        )
+    return "\n".join(lines)
