@@ -85,6 +85,12 @@ def _gemm_node(cfg):
     return GemmNode(cfg)
 
 
+def _vector_unit(cfg):
+    from tatami.hw.datapath.vector import VectorUnit
+
+    return VectorUnit(cfg)
+
+
 def _core(cfg):
     from tatami.hw.core.core import Core
 
@@ -155,6 +161,7 @@ UNITS: dict[str, Unit] = {
         Unit("sram", "banked node SRAM, SECDED per 64-bit lane, round-robin per bank", _sram),
         Unit("matrix_unit", "matrix unit: m*n*k fused BF16 MACs in a ring, SRAM-fed, FP32 C", _matrix_unit),
         Unit("gemm_node", "matrix unit on the banked ECC SRAM (GEMM test and bench top)", _gemm_node),
+        Unit("vector_unit", "vector unit: vlen-bit FP32/BF16/INT ops, reductions, conversions", _vector_unit),
         Unit("core", "scalar core: RV32IM + Zicsr, M mode, node.core.threads threads", _core),
         Unit("core_tile", "scalar core + its SRAM model + example custom unit", _core_tile),
         Unit("traffic_generator", "per-node synthetic traffic source (BookSim patterns)", _traffic_generator),
