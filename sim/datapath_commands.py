@@ -1,4 +1,4 @@
-"""``tatami bench gemm-node``: the node datapath's commands."""
+"""``tatami bench gemm-node`` and ``tatami bench vector``: the node datapath's commands."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ def register(commands):
     )
     b.add_argument("-o", "--output", help="results file (default docs/results/gemm_node.json)")
     b.set_defaults(func=lambda args: bench(commands, args))
+    v = commands.bench("vector", help="vector kernels on the vector unit RTL: bit-exact, cycles per element")
+    v.add_argument("--preset", action="append", dest="presets", help="preset(s) to run (default: fpga-2x2)")
+    v.add_argument("-o", "--output", help="results file (default docs/results/vector.json)")
+    v.set_defaults(func=lambda args: bench_vector(args))
 
 
 def bench(commands, args) -> int:
@@ -30,5 +34,20 @@ def bench(commands, args) -> int:
                 f"{name:9s} {g['m']}x{g['n']}x{g['k']} {g['format']:8s} cycles {g['cycles']:6d} "
                 f"ideal {g['ideal']:6d} utilization {100 * g['utilization']:.1f}% "
                 f"(stalls: operand {g['stall_operand']}, write-back {g['stall_writeback']})"
+            )
+    return 0
+
+
+def bench_vector(args) -> int:
+    from pathlib import Path
+
+    from tatami.sim.benches.datapath_vector import run
+
+    results = run(args.presets or ["fpga-2x2"], Path(args.output) if args.output else None)
+    for name, r in results["configs"].items():
+        for k in r["kernels"]:
+            print(
+                f"{name:9s} {k['kernel']:12s} {k['elements']:6d} elements {k['unit_ops']:5d} ops "
+                f"{k['cycles']:6d} cycles {k['cycles_per_element']:.4f} cycles/element (bit-exact)"
             )
     return 0

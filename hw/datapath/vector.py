@@ -48,7 +48,7 @@ from tatami.isa import VecFormat, VecOp
 
 from .vector_lanes import BF16_LANE, FP32_LANE, ConvertLane, FloatLaneFormat, FmaLane
 
-__all__ = ["DEFAULT_SEED", "VectorUnit", "vector_op_layout", "vector_result_layout"]
+__all__ = ["DEFAULT_SEED", "VectorUnit", "vector_latency", "vector_op_layout", "vector_result_layout"]
 
 #: Reset value of the unit's LFSR (the golden model's default seed).
 DEFAULT_SEED = 1
@@ -77,6 +77,14 @@ def vector_op_layout(cfg: TatamiConfig) -> data.StructLayout:
             "c": vlen,
         }
     )
+
+
+def vector_latency(cfg: TatamiConfig) -> int:
+    """The unit's latency for ``cfg`` (:attr:`VectorUnit.latency`), without building it: the
+    longest path, the ``vredsum`` tree (``log2(vlen / 16)`` adders deep, then one rounding)."""
+    fpu = cfg.node.fpu
+    levels = (cfg.node.vector.vlen_bits // 16).bit_length() - 1
+    return max(fpu.fma_stages, levels * fpu.add_stages + 1, fpu.add_stages, 1)
 
 
 def vector_result_layout(cfg: TatamiConfig) -> data.StructLayout:
@@ -196,6 +204,7 @@ class VectorUnit(wiring.Component):
         self.cf16 = fpu.cf16
         #: Cycles from an operation's acceptance to its result (advancing cycles).
         self.latency = max(self.fma_latency, self.red_latency, self.cvt_latency, 1)
+        assert self.latency == vector_latency(cfg)
         super().__init__(
             {
                 "i": In(stream.Signature(vector_op_layout(cfg))),
