@@ -217,16 +217,13 @@ class VectorUnit(wiring.Component):
         )
 
     # -- the simple path -------------------------------------------------------------------------
-    def _float_simple(self, m, f: FloatLaneFormat, op, a, b):
-        """Element-wise min/max/relu/compares and ``vredmax`` in one float format:
-        (result, flags) for ``op``, or None for an op this path does not do."""
+    def _float_simple(self, m, f: FloatLaneFormat, a, b):
+        """Element-wise min/max/relu/compares and ``vredmax`` in one float format: a dict
+        ``VecOp -> (vd, flags)``."""
         w = f.width
-        res_el, inv_el = (
-            {VecOp.VMIN: [], VecOp.VMAX: [], VecOp.VRELU: [], VecOp.VCMPLT: [], VecOp.VCMPEQ: []},
-            {},
-        )
-        for k in res_el:
-            inv_el[k] = []
+        kinds = (VecOp.VMIN, VecOp.VMAX, VecOp.VRELU, VecOp.VCMPLT, VecOp.VCMPEQ)
+        res_el = {k: [] for k in kinds}
+        inv_el = {k: [] for k in kinds}
         for i, (x, y) in enumerate(zip(_elements(a, w), _elements(b, w))):
             for k, want in ((VecOp.VMIN, False), (VecOp.VMAX, True)):
                 r, inv = _fp_max(m, f, x, y, want, f"{f.name}_{k.name.lower()}{i}")
@@ -261,6 +258,7 @@ class VectorUnit(wiring.Component):
         return out
 
     def _int_simple(self, m, w, a, b, c):
+        """Every integer operation in width ``w``: a dict ``VecOp -> (vd, flags)``."""
         ops = {
             k: []
             for k in (
@@ -321,7 +319,7 @@ class VectorUnit(wiring.Component):
         out[VecOp.VREDMAX] = (Cat(level[0], Const(0, self.vlen - w)), Const(0, 6))
         return out
 
-    def _any_format_simple(self, w, op_x, a, b, c, x):
+    def _any_format_simple(self, w, a, b, c, x):
         """``vbcast``, ``vshuf``, ``vtrans``, ``vpad`` in element width ``w`` (any format)."""
         lanes = self.vlen // w
         xs = _elements(a, w)
@@ -554,14 +552,14 @@ class VectorUnit(wiring.Component):
         # ---- simple path ---------------------------------------------------------------------------
         cands = []  # (condition, result, flags)
         for vf, lf in _FLOAT_LANES.items():
-            for k, (r, fl) in self._float_simple(m, lf, op, p.a, p.b).items():
+            for k, (r, fl) in self._float_simple(m, lf, p.a, p.b).items():
                 cands.append(((fmt == vf) & (op == k), r, fl))
         for vf, w in _INT_WIDTHS.items():
             for k, (r, fl) in self._int_simple(m, w, p.a, p.b, p.c).items():
                 cands.append(((fmt == vf) & (op == k), r, fl))
         for w in (8, 16, 32):  # broadcast and permutations depend only on the element width
             of_width = Cat(*[fmt == vf for vf in VecFormat if _width(vf) == w]).any()
-            for k, (r, fl) in self._any_format_simple(w, op, p.a, p.b, p.c, p.x).items():
+            for k, (r, fl) in self._any_format_simple(w, p.a, p.b, p.c, p.x).items():
                 cands.append((of_width & (op == k), r, fl))
         # The conditions are one-hot: an AND-OR of named terms (flat, and cheap to simulate).
         hits, res_terms, flag_terms = [], [], []
