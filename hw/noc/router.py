@@ -43,7 +43,6 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, LENGTH_BITS, LOCAL_ADDR_BITS, TatamiConfig
-from tatami.hw.common.arbiter import RoundRobinArbiter
 from tatami.hw.formats import Header, MsgClass, PacketKind, link_flit_layout
 
 from .ports import ROUTER_CSR_BASE, ROUTER_CSR_CTRL, ROUTER_CSR_TABLE, DropReason, Port
@@ -239,21 +238,39 @@ class Router(wiring.Component):
             m.d.comb += bad.eq((port > local) | edge)
             return bad
 
+        def onehot_port(port, bad, name):
+            """The route as one bit per output port (all zero when it names no usable port)."""
+            oh = Signal(nports, name=f"dir_{name}")
+            m.d.comb += oh.eq(Cat(*[(port == p) & ~bad for p in range(nports)]))
+            return oh
+
         # ----- per input VC ---------------------------------------------------------------------
-        # Every input VC offers the switch one request per output port (reqs[i][v][p]): at the local
-        # input only its head flit's; at a link input the oldest flit for each output (look-past).
+        # Everything the allocator needs about a flit is computed once, as it is written into its
+        # buffer, and stored with it: the output port as one-hot bits (``dir``, zero when the route
+        # names no usable port), ``bad`` (misroute) and ``csr`` (a register write for this router);
+        # at the local input also the admission verdict except the framing check. So the router
+        # cycle starts from registers: buffer flags -> requests -> input arbiter -> output arbiter
+        # -> buffer shift / crossbar / credits, all one-hot (no index encode or decode).
         buf = [[None] * vcs for _ in range(nports)]  # per input VC: buffer probes (formal)
         reqs = [[[Const(0)] * nports for _ in range(vcs)] for _ in range(nports)]
-        pick_idx = [[[Const(0)] * nports for _ in range(vcs)] for _ in range(nports)]
+        # pick[i][v][p]: one bit per buffer entry, the entry that requests output p (at most one)
+        pick = [[[None] * nports for _ in range(vcs)] for _ in range(nports)]
         entries = [[None] * vcs for _ in range(nports)]  # per input VC: list of Cat(data, head, tail)
         rdy = [[None] * vcs for _ in range(nports)]
         consume = [[None] * vcs for _ in range(nports)]  # the front flit leaves without the switch
         csr_req = [[None] * vcs for _ in range(nports)]
         csr_hdr = [[None] * vcs for _ in range(nports)]
         rm = [[Signal(name=f"rm_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
-        rm_idx = [[None] * vcs for _ in range(nports)]
         csr_grant = [
             [Signal(name=f"csr_grant_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)
+        ]
+        # win[i][v][p]: input i's VC v sends to output p this cycle (both arbiters granted it).
+        win = [
+            [
+                [Signal(name=f"win_{PORT_NAMES[i]}{v}_{PORT_NAMES[p]}") for p in range(nports)]
+                for v in range(vcs)
+            ]
+            for i in range(nports)
         ]
 
         busy = [[Signal(name=f"busy_{PORT_NAMES[p]}{v}") for v in range(vcs)] for p in range(nports)]
@@ -282,15 +299,19 @@ class Router(wiring.Component):
                 & (hdr.addr >= ROUTER_CSR_BASE)
             )
 
+        nreasons = len(DropReason) - 1  # all but LENGTH_MISMATCH (the last) are known at write time
         for i in range(nports):
             link = ins[i]
             pn = PORT_NAMES[i]
-            if i != local:
-                # The route is looked up once per arriving head flit (one per input per cycle) and
-                # kept with the flit: no route computation between the buffer and the allocator.
-                arriving = data.View(Header, link.flit.data[:64])
-                arrival_route = Signal(3, name=f"arrival_route_{pn}")
-                m.d.comb += arrival_route.eq(route_of(arriving, f"in_{pn}"))
+            # The route is looked up once per arriving head flit (one per input per cycle) and kept
+            # with the flit; body flits get their head's (``last_*``, per VC).
+            arriving = data.View(Header, link.flit.data[:64])
+            arrival_route = Signal(3, name=f"arrival_route_{pn}")
+            m.d.comb += arrival_route.eq(route_of(arriving, f"in_{pn}"))
+            arrival_bad = unusable(arrival_route, f"in_{pn}")
+            arrival_dir = onehot_port(arrival_route, arrival_bad, f"in_{pn}")
+            arrival_csr = Signal(name=f"arrival_csr_{pn}")
+            m.d.comb += arrival_csr.eq(is_csr_head(arriving, link.flit.head, arrival_route) & ~arrival_bad)
             for v in range(vcs):
                 nm = f"{pn}{v}"
                 qdepth = self.input_depth(cfg, i)
@@ -302,83 +323,99 @@ class Router(wiring.Component):
                 misroute = Signal(name=f"misroute_{nm}")
                 ready = Signal(name=f"rdy_{nm}")
                 cons = Signal(name=f"consume_{nm}")
+                is_csr = Signal(name=f"csr_{nm}")
+
+                # Flags of the flit being written: the head's own, a body flit its head's.
+                last_dir = Signal(nports, name=f"last_dir_{nm}")
+                last_bad = Signal(name=f"last_bad_{nm}")
+                w_dir = Signal(nports, name=f"w_dir_{nm}")
+                w_bad = Signal(name=f"w_bad_{nm}")
+                w_csr = Signal(name=f"w_csr_{nm}")
+                head_in = link.flit.head
+                m.d.comb += [
+                    w_dir.eq(Mux(head_in, arrival_dir, last_dir)),
+                    w_bad.eq(Mux(head_in, arrival_bad, last_bad)),
+                    w_csr.eq(arrival_csr),
+                ]
+                with m.If(w_en & head_in):
+                    m.d.sync += [last_dir.eq(arrival_dir), last_bad.eq(arrival_bad)]
 
                 if i == local:
-                    q = SyncFIFO(width=fb + 2, depth=qdepth)
+                    # Admission verdicts known at write time (all but the framing check).
+                    adm_bad, adm_vec = self._admission(
+                        m, arriving, v, per_class, arrival_route, table_mode, Const(0)
+                    )
+                    flags = Cat(w_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
+                    q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
                     m.submodules[f"buf_{nm}"] = q
-                    m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(w_data), q.r_en.eq(rm[i][v])]
+                    m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(rm[i][v])]
+                    front = q.r_data[: fb + 2]
                     head, tail = q.r_data[fb], q.r_data[fb + 1]
-                    hdr = data.View(Header, q.r_data[:64])
-                    route = Signal(3, name=f"route_{nm}")  # latched by the head, for the body
-                    head_route = Signal(3, name=f"head_route_{nm}")
-                    m.d.comb += head_route.eq(route_of(hdr, nm))
-                    w = Signal(3, name=f"want_{nm}")
-                    m.d.comb += w.eq(Mux(head, head_route, route))
-                    with m.If(rm[i][v] & head):
-                        m.d.sync += route.eq(head_route)
-                    bad_route = unusable(head_route, nm)
+                    stored = q.r_data[fb + 2 :]
+                    r_dir = stored[:nports]
+                    r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
+                    r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
                     # A head may go only once its verdict is known (the framing check).
                     verdict, credit_back = self._framing(m, link, w_en, q, nm, rm[i][v], tail, qdepth)
                     m.d.comb += ready.eq(q.r_rdy & (~head | verdict.r_rdy))
                     local_credit[v] = credit_back
-                    adm_bad, adm_vec = self._admission(
-                        m, hdr, v, per_class, head_route, table_mode, verdict.r_data[0]
-                    )
-                    m.d.comb += misroute.eq(~adm_bad & bad_route)
-                    m.d.comb += drop_head.eq(head & (adm_bad | bad_route))
+                    mismatch = verdict.r_data[0]
+                    m.d.comb += misroute.eq(~r_adm_bad & ~mismatch & r_bad)
+                    m.d.comb += drop_head.eq(head & (r_adm_bad | mismatch | r_bad))
                     counted = Signal(len(DropReason), name=f"drop_count_{nm}")
-                    m.d.comb += counted.eq(Mux(ready & head & ~eating, adm_vec, 0))
+                    m.d.comb += counted.eq(
+                        Mux(ready & head & ~eating, Cat(r_adm_vec, mismatch & ~r_adm_bad), 0)
+                    )
                     drop_vecs.append(counted)
-                    is_csr = Signal(name=f"csr_{nm}")
-                    m.d.comb += is_csr.eq(is_csr_head(hdr, head, head_route) & ~drop_head)
+                    m.d.comb += is_csr.eq(head & r_csr & ~drop_head)
                     for p in range(nports):
                         ok = has_credit[p][v] & (~head | ~busy[p][v])
-                        reqs[i][v][p] = ready & (w == p) & ok & ~eating & ~drop_head & ~is_csr
-                    entries[i][v] = [q.r_data]
-                    rm_idx[i][v] = Const(0)
-                    front = q.r_data
+                        reqs[i][v][p] = ready & r_dir[p] & ok & ~eating & ~drop_head & ~is_csr
+                        pick[i][v][p] = Const(1, 1)
+                    entries[i][v] = [front]
                     buf[i][v] = SimpleNamespace(
-                        w_en=w_en, w_data=w_data, w_rdy=q.w_rdy, w_pos=q.level - rm[i][v], want=w
+                        w_en=w_en, w_data=w_data, w_rdy=q.w_rdy, w_pos=q.level - rm[i][v], want=r_dir
                     )
+                    shift = None
                 else:
-                    lp = _LookPastBuffer(m, nm, qdepth, fb, w_en, w_data, link.flit.head, arrival_route)
-                    m.d.comb += [lp.rm.eq(rm[i][v])]
-                    rm_idx[i][v] = lp.rm_idx
-                    head, tail, head_route = lp.head[0], lp.tail[0], lp.route[0]
-                    hdr = data.View(Header, lp.data[0][:64])
+                    lp = _LookPastBuffer(m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr)
+                    head, tail = lp.head[0], lp.tail[0]
                     front = Cat(lp.data[0], head, tail)
                     m.d.comb += ready.eq(lp.valid[0])
-                    bad = [unusable(lp.route[j], f"{nm}_{j}") for j in range(qdepth)]
-                    m.d.comb += [misroute.eq(bad[0]), drop_head.eq(head & bad[0])]
-                    csr = [
-                        is_csr_head(data.View(Header, lp.data[j][:64]), lp.head[j], lp.route[j])
-                        for j in range(qdepth)
-                    ]
-                    is_csr = Signal(name=f"csr_{nm}")
-                    m.d.comb += is_csr.eq(csr[0] & ~drop_head)
+                    m.d.comb += [misroute.eq(lp.bad[0]), drop_head.eq(head & lp.bad[0])]
+                    m.d.comb += is_csr.eq(lp.csr[0])  # (a CSR head's route is local: never bad)
                     # Per output, the oldest flit that goes there; it may go if it is the front flit,
                     # or a 1-flit packet behind 1-flit packets only (never inside a wormhole packet).
-                    # Flits of one flow share the route, so the flow keeps its order.
+                    # Flits of one flow share the route, so the flow keeps its order. While the front
+                    # flit leaves without the switch (dropped, eaten, or a CSR write), nothing else
+                    # may leave this VC.
                     single = [lp.head[j] & lp.tail[j] for j in range(qdepth)]
+                    blocked = Signal(name=f"blocked_{nm}")
+                    m.d.comb += blocked.eq(eating | drop_head | is_csr)
                     for p in range(nports):
-                        found = Const(0)
+                        seen = Const(0)  # an older flit goes to p
                         prefix = Const(1)  # every older flit is a 1-flit packet
-                        r = Const(0)
-                        idx = Signal(range(max(qdepth, 2)), name=f"pick_{nm}_{PORT_NAMES[p]}")
-                        ok = has_credit[p][v]
+                        bits = []
                         for j in range(qdepth):
-                            hit = lp.valid[j] & (lp.route[j] == p) & ~found
-                            may = (Const(1) if j == 0 else prefix & single[j]) & ~bad[j] & ~csr[j]
-                            r = r | (hit & may & ok & (~lp.head[j] | ~busy[p][v]))
-                            with m.If(hit):
-                                m.d.comb += idx.eq(j)
-                            found = found | (lp.valid[j] & (lp.route[j] == p))
+                            hit = lp.valid[j] & lp.dir[j][p]
+                            may = Const(1) if j == 0 else prefix & single[j] & ~lp.csr[j]
+                            bits.append(hit & ~seen & may)
+                            seen = seen | hit
                             prefix = prefix & single[j]
-                        reqs[i][v][p] = r & ~eating & ~cons
-                        pick_idx[i][v][p] = idx
+                        pk = Signal(qdepth, name=f"pick_{nm}_{PORT_NAMES[p]}")
+                        m.d.comb += pk.eq(Cat(*bits))
+                        pick[i][v][p] = pk
+                        # Only entry 0 can be a head with body flits (look-past takes 1-flit packets).
+                        free = ~busy[p][v] | (~lp.head[0] & pk[0])
+                        r = Signal(name=f"req_{nm}_{PORT_NAMES[p]}")
+                        m.d.comb += r.eq(pk.any() & has_credit[p][v] & free & ~blocked)
+                        reqs[i][v][p] = r
                     entries[i][v] = [Cat(lp.data[j], lp.head[j], lp.tail[j]) for j in range(qdepth)]
+                    shift = lp.shift
                     buf[i][v] = SimpleNamespace(w_en=w_en, w_data=w_data, w_rdy=lp.w_rdy, w_pos=lp.w_pos)
 
+                buf[i][v].shift = shift
+                buf[i][v].lp = None if i == local else lp
                 rdy[i][v] = ready
                 misroute_hits.append(ready & head & ~eating & misroute & drop_head)
                 csr_req[i][v] = ready & ~eating & is_csr
@@ -401,78 +438,83 @@ class Router(wiring.Component):
                 hdr = data.View(Header, csr_hdr[i][v][:64])
                 m.d.comb += [csr_we.eq(1), csr_addr.eq(hdr.addr), csr_value.eq(csr_hdr[i][v][64:96])]
 
-        # ----- separable switch allocation -------------------------------------------------------
+        # ----- separable switch allocation, one-hot throughout ---------------------------------
         # Input first: per input a round-robin arbiter over its (VC, output) requests; then per
         # output a round-robin arbiter over the inputs that chose it. Priorities advance only on a
         # used grant (iSLIP-like), which desynchronises the inputs under load.
-        in_arb, sel_port, sel_vc, sel_flit = [], [], [], []
-        nreq = vcs * nports
-        for i in range(nports):
-            arb = RoundRobinArbiter(nreq)
-            m.submodules[f"in_arb_{PORT_NAMES[i]}"] = arb
-            m.d.comb += arb.requests.eq(Cat(*[reqs[i][k // nports][k % nports] for k in range(nreq)]))
-            sp = Signal(3, name=f"sel_port_{PORT_NAMES[i]}")
-            sv = Signal(range(max(vcs, 2)), name=f"sel_vc_{PORT_NAMES[i]}")
-            m.d.comb += [
-                sp.eq(Array(Const(k % nports, 3) for k in range(nreq))[arb.grant_index]),
-                sv.eq(Array(Const(k // nports, sv.shape()) for k in range(nreq))[arb.grant_index]),
-            ]
-            si = Signal(range(max(self.input_depth(cfg, i), 2)), name=f"sel_idx_{PORT_NAMES[i]}")
-            m.d.comb += si.eq(Array(Array(pick_idx[i][v]) for v in range(vcs))[sv][sp])
-            sf = Signal(fb + 2, name=f"sel_flit_{PORT_NAMES[i]}")
-            m.d.comb += sf.eq(Array(Array(entries[i][v]) for v in range(vcs))[sv][si])
-            in_arb.append(arb)
-            sel_port.append(sp)
-            sel_vc.append(sv)
-            sel_flit.append(sf)
-            for v in range(vcs):
-                if i != local:
-                    m.d.comb += rm_idx[i][v].eq(Mux(consume[i][v], 0, si))
-
-        out_arb = []
+        in_gnt = []  # in_gnt[i][v][p]
         granted = [Signal(name=f"granted_{PORT_NAMES[i]}") for i in range(nports)]
-        for p in range(nports):
-            arb = RoundRobinArbiter(nports)
-            m.submodules[f"out_arb_{PORT_NAMES[p]}"] = arb
-            m.d.comb += [
-                arb.requests.eq(Cat(*[in_arb[i].valid & (sel_port[i] == p) for i in range(nports)])),
-                arb.advance.eq(arb.valid & (mut != "fixed_priority")),
-            ]
-            out_arb.append(arb)
         for i in range(nports):
-            m.d.comb += granted[i].eq(Cat(*[out_arb[p].grant[i] for p in range(nports)]).any())
-            m.d.comb += in_arb[i].advance.eq(granted[i])
+            flat_req = [reqs[i][v][p] for v in range(vcs) for p in range(nports)]
+            g = _round_robin(m, flat_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
+            in_gnt.append([[g[v * nports + p] for p in range(nports)] for v in range(vcs)])
+        out_gnt = []  # out_gnt[p][i]
+        for p in range(nports):
+            wants = []
+            for i in range(nports):
+                w = Signal(name=f"want_{PORT_NAMES[i]}_{PORT_NAMES[p]}")
+                m.d.comb += w.eq(Cat(*[in_gnt[i][v][p] for v in range(vcs)]).any())
+                wants.append(w)
+            adv = Const(0) if mut == "fixed_priority" else Const(1)
+            out_gnt.append(_round_robin(m, wants, adv, f"out_arb_{PORT_NAMES[p]}"))
+        for i in range(nports):
+            m.d.comb += granted[i].eq(Cat(*[out_gnt[p][i] for p in range(nports)]).any())
             for v in range(vcs):
-                m.d.comb += rm[i][v].eq((granted[i] & (sel_vc[i] == v)) | consume[i][v])
+                for p in range(nports):
+                    m.d.comb += win[i][v][p].eq(in_gnt[i][v][p] & out_gnt[p][i])
+                m.d.comb += rm[i][v].eq(Cat(*win[i][v]).any() | consume[i][v])
+                sh = buf[i][v].shift
+                if sh is not None:
+                    # Entry j moves up when the flit removed is at j or before it.
+                    qdepth = len(sh)
+                    for j in range(qdepth):
+                        terms = [consume[i][v]]
+                        for p in range(nports):
+                            terms.append(win[i][v][p] & pick[i][v][p][: j + 1].any())
+                        m.d.comb += sh[j].eq(Cat(*terms).any())
+
+        # Each input's chosen flit (AND-OR over its VCs and entries), then the crossbar.
+        sel_flit = []
+        for i in range(nports):
+            terms = []
+            for v in range(vcs):
+                for j, ent in enumerate(entries[i][v]):
+                    s = Signal(name=f"sel_{PORT_NAMES[i]}{v}_{j}")
+                    m.d.comb += s.eq(Cat(*[in_gnt[i][v][p] & pick[i][v][p][j] for p in range(nports)]).any())
+                    terms.append(ent & s.replicate(fb + 2))
+            sf = Signal(fb + 2, name=f"sel_flit_{PORT_NAMES[i]}")
+            m.d.comb += sf.eq(_or_all(terms))
+            sel_flit.append(sf)
 
         # ----- switch traversal into the output registers; credits -------------------------------
         for p in range(nports):
-            arb, link = out_arb[p], outs[p]
-            src = arb.grant_index
-            vsel = Signal(range(max(vcs, 2)), name=f"vsel_{PORT_NAMES[p]}")
-            m.d.comb += vsel.eq(Array(sel_vc)[src])
+            link = outs[p]
+            og = out_gnt[p]
             flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
-            m.d.comb += flit.eq(Array(sel_flit)[src])
+            m.d.comb += flit.eq(_or_all([sel_flit[i] & og[i].replicate(fb + 2) for i in range(nports)]))
             flit_head, flit_tail = flit[fb], flit[fb + 1]
-            m.d.sync += link.valid.eq(arb.valid)
-            with m.If(arb.valid):
-                m.d.sync += [
-                    link.flit.data.eq(flit[:fb]),
-                    link.flit.head.eq(flit_head),
-                    link.flit.tail.eq(flit_tail),
-                    link.flit.vc.eq(vsel),
-                ]
+            send = [Signal(name=f"send_{PORT_NAMES[p]}{v}") for v in range(vcs)]
             for v in range(vcs):
-                send = Signal(name=f"send_{PORT_NAMES[p]}{v}")
-                m.d.comb += send.eq(arb.valid & (vsel == v))
+                m.d.comb += send[v].eq(Cat(*[win[i][v][p] for i in range(nports)]).any())
+            vc_bits = [
+                Cat(*[send[v] for v in range(vcs) if (v >> b) & 1]).any() for b in range(len(link.flit.vc))
+            ]
+            m.d.sync += [
+                link.valid.eq(Cat(*og).any()),
+                link.flit.data.eq(flit[:fb]),
+                link.flit.head.eq(flit_head),
+                link.flit.tail.eq(flit_tail),
+                link.flit.vc.eq(Cat(*vc_bits)),
+            ]
+            for v in range(vcs):
                 back = link.credit[v]
-                with m.If(send & ~back):
+                with m.If(send[v] & ~back):
                     m.d.sync += credit[p][v].eq(credit[p][v] - 1)
-                with m.Elif(~send & back):
+                with m.Elif(~send[v] & back):
                     m.d.sync += credit[p][v].eq(credit[p][v] + 1)
-                with m.If(send & flit_head & ~flit_tail):
+                with m.If(send[v] & flit_head & ~flit_tail):
                     m.d.sync += busy[p][v].eq(1)
-                with m.Elif(send & flit_tail):
+                with m.Elif(send[v] & flit_tail):
                     m.d.sync += busy[p][v].eq(0)
 
         # Credits back upstream, registered: one per flit leaving a link input's buffer; the local
@@ -491,13 +533,25 @@ class Router(wiring.Component):
         with m.If(Cat(*misroute_hits).any()):
             m.d.sync += self.misroutes.eq(self.misroutes + sum(misroute_hits))
 
-        # Where each removal goes (formal): the output chosen, when switched.
+        # Probes for the formal harness: where each removal comes from and goes (encoded here only;
+        # the router itself never uses the indexes).
         for i in range(nports):
+            port_of = Signal(3, name=f"rm_port_{PORT_NAMES[i]}")
+            for p in range(nports):
+                with m.If(Cat(*[win[i][v][p] for v in range(vcs)]).any()):
+                    m.d.comb += port_of.eq(p)
             for v in range(vcs):
                 b = buf[i][v]
-                b.rm, b.rm_idx, b.consume = rm[i][v], rm_idx[i][v], consume[i][v]
-                b.rm_flit = Array(entries[i][v])[rm_idx[i][v]] if len(entries[i][v]) > 1 else entries[i][v][0]
-                b.rm_port = sel_port[i]
+                n_ent = len(entries[i][v])
+                idx = Signal(range(max(n_ent, 2)), name=f"rm_idx_{PORT_NAMES[i]}{v}")
+                if n_ent > 1:
+                    for j in range(n_ent):
+                        taken_j = Cat(*[win[i][v][p] & pick[i][v][p][j] for p in range(nports)]).any()
+                        with m.If(taken_j & ~consume[i][v]):
+                            m.d.comb += idx.eq(j)
+                b.rm, b.rm_idx, b.consume = rm[i][v], idx, consume[i][v]
+                b.rm_flit = Array(entries[i][v])[idx] if n_ent > 1 else entries[i][v][0]
+                b.rm_port = port_of
         self.probe = SimpleNamespace(buf=buf, rdy=rdy, consume=consume, credit=credit, busy=busy)
         return m
 
@@ -595,44 +649,81 @@ class Router(wiring.Component):
 MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check")
 
 
+def _or_all(values):
+    """OR of a list of values (0 for an empty list)."""
+    out = Const(0)
+    for x in values:
+        out = out | x
+    return out
+
+
+def _round_robin(m, requests, advance, name):
+    """One-hot round-robin arbiter over ``requests`` (a list of 1-bit values); returns the grant
+    bits. The requester after the last one granted has the highest priority; the priority moves
+    only when ``advance`` (the grant was used). ``mask`` holds the requesters above the last grant:
+    the lowest masked request wins, else the lowest request. No index is encoded or decoded."""
+    n = len(requests)
+    req = Signal(n, name=f"{name}_req")
+    mask = Signal(n, name=f"{name}_mask")  # 1: after the last grant (init: none, so 0 is first)
+    grant = Signal(n, name=f"{name}_grant")
+    m.d.comb += req.eq(Cat(*requests))
+    hi = Signal(n, name=f"{name}_hi")
+    m.d.comb += hi.eq(req & mask)
+    bits = []
+    for k in range(n):
+        first_hi = hi[k] & ~hi[:k].any() if k else hi[k]
+        first_lo = req[k] & ~req[:k].any() if k else req[k]
+        bits.append(first_hi | (first_lo & ~hi.any()))
+    m.d.comb += grant.eq(Cat(*bits))
+    with m.If(advance & req.any()):
+        m.d.sync += mask.eq(Cat(*[grant[:k].any() if k else Const(0) for k in range(n)]))
+    return [grant[k] for k in range(n)]
+
+
 class _LookPastBuffer:
     """A link input VC's buffer: ``depth`` registers kept in arrival order (oldest at 0), from which
-    any one flit can be removed per cycle (``rm``, ``rm_idx``); the ones behind it move up. Each
-    entry keeps the route looked up when its head arrived (body flits inherit their head's)."""
+    any one flit can be removed per cycle; the ones behind it move up. The caller drives ``shift``
+    (bit ``j``: entry ``j`` takes entry ``j + 1``'s place, i.e. the flit removed is at ``j`` or
+    before; the last bit is set by any removal). Each entry keeps the flags computed when it was
+    written (``dir``: output port one-hot, ``bad``, ``csr``).
 
-    def __init__(self, m, nm, depth, fb, w_en, w_data, w_head, w_route):
-        self.rm = Signal(name=f"lp_rm_{nm}")
-        self.rm_idx = Signal(range(max(depth, 2)), name=f"lp_rm_idx_{nm}")
+    The next value of each entry is prepared from registers alone (moved-up and not-moved
+    candidates) and ``shift`` -- the last signal of the router cycle to settle -- only chooses
+    between the two."""
+
+    def __init__(self, m, nm, depth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr):
+        self.shift = [Signal(name=f"lp_shift_{nm}_{j}") for j in range(depth)]
         self.data = [Signal(fb, name=f"lp_data_{nm}_{j}") for j in range(depth)]
         self.head = [Signal(name=f"lp_head_{nm}_{j}") for j in range(depth)]
         self.tail = [Signal(name=f"lp_tail_{nm}_{j}") for j in range(depth)]
-        self.route = [Signal(3, name=f"lp_route_{nm}_{j}") for j in range(depth)]
+        self.dir = [Signal(nports, name=f"lp_dir_{nm}_{j}") for j in range(depth)]
+        self.bad = [Signal(name=f"lp_bad_{nm}_{j}") for j in range(depth)]
+        self.csr = [Signal(name=f"lp_csr_{nm}_{j}") for j in range(depth)]
         self.valid = [Signal(name=f"lp_valid_{nm}_{j}") for j in range(depth)]
-        count = Signal(range(depth + 1), name=f"lp_count_{nm}")
+        rm = self.shift[depth - 1]
+        count = Signal(range(depth + 1), name=f"lp_count_{nm}")  # (probe only)
+        m.d.comb += count.eq(sum(self.valid))
         self.w_rdy = Signal(name=f"lp_w_rdy_{nm}")
         self.w_pos = Signal(range(depth + 1), name=f"lp_w_pos_{nm}")
-        last_route = Signal(3, name=f"lp_last_route_{nm}")  # the route of the last head written
-        route_in = Signal(3, name=f"lp_route_in_{nm}")
-        m.d.comb += [
-            self.w_rdy.eq((count != depth) | self.rm),
-            self.w_pos.eq(count - self.rm),
-            route_in.eq(Mux(w_head, w_route, last_route)),
-        ]
-        with m.If(w_en & w_head):
-            m.d.sync += last_route.eq(w_route)
-        with m.If(w_en & ~self.rm):
-            m.d.sync += count.eq(count + 1)
-        with m.Elif(~w_en & self.rm):
-            m.d.sync += count.eq(count - 1)
-        fields = (self.data, self.head, self.tail, self.route, self.valid)
-        incoming = (w_data[:fb], w_data[fb], w_data[fb + 1], route_in, Const(1))
+        m.d.comb += [self.w_rdy.eq(~self.valid[depth - 1] | rm), self.w_pos.eq(count - rm)]
+        fields = (self.data, self.head, self.tail, self.dir, self.bad, self.csr)
+        incoming = (w_data[:fb], w_data[fb], w_data[fb + 1], w_dir, w_bad, w_csr)
         for j in range(depth):
-            # Every entry at or after the removed one moves up (the last one always does).
-            shift = self.rm & (self.rm_idx <= j) if j < depth - 1 else self.rm
-            with m.If(w_en & (self.w_pos == j)):
-                m.d.sync += [f[j].eq(x) for f, x in zip(fields, incoming, strict=True)]
-            with m.Elif(shift):
+            # Not moved: the incoming flit lands in the first free entry.
+            lands = w_en & ~self.valid[j] & (self.valid[j - 1] if j else Const(1))
+            # Moved up: entry j + 1, or the incoming flit if j was the last occupied one (an empty
+            # entry stays empty).
+            with m.If(self.shift[j]):
                 if j + 1 < depth:
-                    m.d.sync += [f[j].eq(f[j + 1]) for f in fields]
+                    with m.If(self.valid[j + 1]):
+                        m.d.sync += [f[j].eq(f[j + 1]) for f in fields]
+                        m.d.sync += self.valid[j].eq(1)
+                    with m.Else():
+                        m.d.sync += [f[j].eq(x) for f, x in zip(fields, incoming, strict=True)]
+                        m.d.sync += self.valid[j].eq(w_en & self.valid[j])
                 else:
-                    m.d.sync += self.valid[j].eq(0)
+                    m.d.sync += [f[j].eq(x) for f, x in zip(fields, incoming, strict=True)]
+                    m.d.sync += self.valid[j].eq(w_en & self.valid[j])
+            with m.Elif(lands):
+                m.d.sync += [f[j].eq(x) for f, x in zip(fields, incoming, strict=True)]
+                m.d.sync += self.valid[j].eq(1)
