@@ -221,6 +221,8 @@ def _convert_ops(src, dst):
             values = []
             for chunk in range(8):
                 lo, hi = chunk * n // 8, (chunk + 1) * n // 8
+                if hi == lo:
+                    continue
                 db[lo:hi] = [db[lo]] * (hi - lo)
                 values += source_codes(rng, src, hi - lo, dst, db[lo])
         else:
@@ -270,9 +272,9 @@ CONVERSIONS = [
 def _convert_any(rng, n):
     """Random pairs of any source and destination (also those not named in CONVERSIONS)."""
     ops = []
-    for _ in range(4):
+    for k in range(4):
         s, d = FpFormat(int(rng.integers(0, 6))), FpFormat(int(rng.integers(0, 6)))
-        ops += _convert_ops(s, d)(rng, n // 4)
+        ops += _convert_ops(s, d)(rng, n // 4 + (n % 4 if k == 3 else 0))  # exactly n in all
     return ops
 
 
@@ -484,6 +486,8 @@ class Bench:
         start, done, bad, first, modes, pairs = time.perf_counter(), 0, 0, [], {}, {}
         while done < n:
             ops = spec.make(self.np_rng, min(batch, n - done))
+            if not ops:
+                raise RuntimeError(f"spec {name} made no cases for a batch of {min(batch, n - done)}")
             words = [self.codec.pack(op) for op in ops]
             got = await stream(self.dut, words, stall=stall, rng=self.rng, latency=latency)
             rands = self.rands(len(ops))
