@@ -3,13 +3,16 @@
 Pipeline (two cycles per hop, router plus link)
 -----------------------------------------------
 Cycle 1 -- the flit on the upstream router's output register crosses the link and is written into the
-input buffer of its virtual channel (``vc`` field of the link flit).
+input buffer of its virtual channel (``vc`` field of the link flit). A head flit's route (XY
+comparators or a routing-table read) is looked up as it is written, and the entry keeps what the
+allocator will need: the output port one-hot, a misroute bit, a CSR-write bit and (local input) the
+admission verdict. Body flits inherit their head's route.
 
-Cycle 2 -- at the head of each input VC buffer, in one cycle: route computation (XY comparators, or a
-routing-table read, for head flits; body flits follow the route their head latched), output-VC and
-credit check, separable input-first switch allocation (a round-robin arbiter over the VCs of each
-input, then a round-robin arbiter over the inputs at each output), and switch traversal into the
-output register, which drives the next link.
+Cycle 2 -- from those registers: the oldest eligible flit per output of each input VC (look-past at
+the link inputs), output-VC and credit check, separable input-first switch allocation (a
+round-robin arbiter over the (VC, output) requests of each input, then one over the inputs at each
+output; one-hot end to end, no index encode or decode), and switch traversal into the output
+register, which drives the next link. See docs/noc.md, "Router pipeline".
 
 Virtual channels
 ----------------
