@@ -402,7 +402,8 @@ def tester_design(cfg: TatamiConfig):
     from tatami.sim.harness import Design
 
     m = cfg.mesh
-    return Design(f"noc_tester_{m.width}x{m.height}", lambda: NocTester(cfg), cfg, {})
+    # The benches use the register bus only: a ports-only Verilator build is a fraction of the size.
+    return Design(f"noc_tester_{m.width}x{m.height}", lambda: NocTester(cfg), cfg, {}, internals=False)
 
 
 def run_sweep(cfg: TatamiConfig, plan: SweepPlan, *, sim: str = "verilator", log=print) -> SweepResult:
