@@ -509,7 +509,7 @@ def _fpga_2x2() -> TatamiConfig:
             core=CoreConfig(threads=4),
             vector=VectorConfig(vlen_bits=128),
             matrix=MatrixConfig(m=2, n=2, k=2),
-            fpu=FpuConfig(cf16=False, add_stages=2, mul_stages=3, fma_stages=3, convert_stages=3),
+            fpu=FpuConfig(cf16=False, add_stages=2, mul_stages=5, fma_stages=3, convert_stages=3),
         ),
     )
 
