@@ -375,26 +375,11 @@ async def run_traces(drv: TileDriver, programs, traces, *, max_cycles: int) -> i
     stalled = (0, 0)
     for cycle in range(1, max_cycles + 1):
         await edge
-        if valid.value:
-            try:
-                raw = int(payload.value)
-            except ValueError:
-                raise Mismatch(f"cycle {cycle}: the retire record has X/Z bits: {payload.value}") from None
-            t = raw & _THREAD_MASK
-            i = pos[t]
-            if i < ends[t]:
-                want, mask = expected[t][i]
-                if raw & mask != want:
-                    raise Mismatch(
-                        f"cycle {cycle}: RTL and golden model differ at instruction {i} of thread {t}\n"
-                        f"  RTL:   {to_retire(_CODEC.unpack(raw))}\n  model: {traces[t][i]}"
-                    )
-                pos[t] = i + 1
-                if i + 1 == ends[t]:
-                    remaining -= 1
-                    if not remaining:
-                        drv.cycle += cycle
-                        return cycle
+        if valid.value and _check_record(payload.value, "cycle", cycle, expected, traces, pos, ends):
+            remaining -= 1
+            if not remaining:
+                drv.cycle += cycle
+                return cycle
         if p:
             s = (int(rand() < p), int(rand() < p))
             if s != stalled:
@@ -406,6 +391,28 @@ async def run_traces(drv: TileDriver, programs, traces, *, max_cycles: int) -> i
         f"threads {sorted(late)} did not finish in {max_cycles} cycles (retired/expected {late})"
         f"\n{drv.debug_state()}"
     )
+
+
+def _check_record(value, what, n, expected, traces, pos, ends) -> bool:
+    """Compare one retire record (a simulator value; ``what n`` names it in errors, e.g. "cycle 12")
+    with the next expected one of its thread and advance that thread; True when the thread has just
+    retired its last expected instruction."""
+    try:
+        raw = int(value)
+    except ValueError:
+        raise Mismatch(f"{what} {n}: the retire record has X/Z bits: {value}") from None
+    t = raw & _THREAD_MASK
+    i = pos[t]
+    if i >= ends[t]:
+        return False
+    want, mask = expected[t][i]
+    if raw & mask != want:
+        raise Mismatch(
+            f"{what} {n}: RTL and golden model differ at instruction {i} of thread {t}\n"
+            f"  RTL:   {to_retire(_CODEC.unpack(raw))}\n  model: {traces[t][i]}"
+        )
+    pos[t] = i + 1
+    return i + 1 == ends[t]
 
 
 async def _run_logged(drv, expected, traces, pos, ends, remaining, max_cycles):
@@ -427,23 +434,8 @@ async def _run_logged(drv, expected, traces, pos, ends, remaining, max_cycles):
             cycle += chunk
             n = int(count.value)
             for k in range(seen, n):
-                raw = log[k % TRACE_DEPTH].value
-                try:
-                    raw = int(raw)
-                except ValueError:
-                    raise Mismatch(f"record {k}: the retire record has X/Z bits: {raw}") from None
-                t = raw & _THREAD_MASK
-                i = pos[t]
-                if i < ends[t]:
-                    want, mask = expected[t][i]
-                    if raw & mask != want:
-                        raise Mismatch(
-                            f"record {k} (cycle ~{cycle}): RTL and golden model differ at instruction {i} of "
-                            f"thread {t}\n  RTL:   {to_retire(_CODEC.unpack(raw))}\n  model: {traces[t][i]}"
-                        )
-                    pos[t] = i + 1
-                    if i + 1 == ends[t]:
-                        remaining -= 1
+                if _check_record(log[k % TRACE_DEPTH].value, "record", k, expected, traces, pos, ends):
+                    remaining -= 1
             seen = n
             if not remaining:
                 drv.cycle += cycle
