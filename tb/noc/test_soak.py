@@ -104,8 +104,8 @@ def test_soak(pattern):
         assert sum(n["sent"] for n in nodes.values()) == c["sent"]
         assert sum(n["received"] for n in nodes.values()) == c["received"]
         assert sum(n["created"] for n in nodes.values()) == c["created"] == c["sent"]
-        for k, n in nodes.items():
-            assert not any(n[x] for x in ("corrupted", "duplicated", "misordered", "holes")), (k, n)
+        for node, n in nodes.items():
+            assert not any(n[x] for x in ("corrupted", "duplicated", "misordered", "holes")), (node, n)
         total += c["sent"]
         report.append(
             {
