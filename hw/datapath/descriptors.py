@@ -63,7 +63,7 @@ MATRIX_DESCRIPTOR = data.StructLayout(
         "accumulate": 1,  #: 1: C += A x B (C read in its format); 0: C = A x B
         "round": RoundMode,  #: rounding of the result into C's format: RNE, RTZ or STOCHASTIC
         "reserved0": 12,
-        "seed": 32,  #: stochastic rounding: LFSR seed loaded at the start of the operation
+        "seed": 32,  #: stochastic rounding: seed of the per-element hash (sim.datapath.matrix.sr_word)
         "reserved1": 512 - 3 * 96 - 48 - 16 - 32,
     }
 )

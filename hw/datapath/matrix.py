@@ -1,4 +1,5 @@
-"""The matrix unit: ``C = A x B`` from a descriptor, operands streamed from SRAM, FP32 out."""
+"""The matrix unit: ``C (+)= A x B`` from a descriptor, operands streamed from SRAM, C written back
+as FP32 or converted to BF16 / CFloat8."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tatami.config import TatamiConfig
 from tatami.hw.common import hier
 from tatami.hw.common.select import select
 from tatami.hw.fpu.bf16_mac import Bf16Mac
+from tatami.hw.fpu.convert import Convert
 from tatami.hw.fpu.datapath import unpack_cf8
 from tatami.hw.fpu.layouts import FpFormat
 from tatami.hw.mem.ports import SramPortSignature, lane_count
@@ -41,9 +43,17 @@ def _widen_cf8(m, code, layout, bias, name):
     return out
 
 
+#: MurmurHash3's ``fmix32`` multipliers: the stochastic-rounding word of ``C[i][j]`` is
+#: ``fmix32((i << 16 | j) ^ fmix32(seed))`` (:func:`tatami.sim.datapath.matrix.sr_word`).
+_FMIX = (0x85EBCA6B, 0xC2B2AE35)
+
+#: Register stages of the per-element stochastic-rounding hash before the conversion.
+_HASH_STAGES = 4
+
+
 class MatrixUnit(wiring.Component):
-    """Computes ``C = A x B`` (FP32 C) from a matrix descriptor, reading A and B from SRAM through
-    two load ports and writing C through a store port.
+    """Computes ``C (+)= A x B`` from a matrix descriptor, reading A and B (and C when
+    ``accumulate``) from SRAM through two load ports and writing C through a store port.
 
     Compute: ``m x n`` output elements, each with a chain of ``k`` fused BF16 multiply-accumulate
     units (:class:`~tatami.hw.fpu.bf16_mac.Bf16Mac`, CFloat8 operands widened exactly to BF16
@@ -51,24 +61,33 @@ class MatrixUnit(wiring.Component):
     ring holds ``T = k * fma_stages`` accumulators per output element, one per C tile of the block
     (:func:`block_shape`), so each tile gets its next ``k`` products exactly when its accumulator
     comes round: full rate without a second accumulator array, and each ``C[i][j]`` is the
-    sequential fused sum over ``kk`` of the golden model (:mod:`tatami.sim.datapath.matrix`).
+    sequential fused sum over ``kk`` of the golden model (:mod:`tatami.sim.datapath.matrix`),
+    started at 0 or, with ``accumulate``, at C widened exactly to FP32.
 
     Operands: A and B are read as *lines*, whole SRAM words along K (A row-major, B given as
     ``B^T`` row-major: element ``(kk, j)`` at ``b.addr + kk * b.row_stride + j * b.col_stride``
     with ``b.row_stride`` = element size). A loader fetches the lines of the next group of
     ``word_bits / 16`` K-values of the block's rows of A and columns of B into one of two buffers
-    while the ring consumes the other (double buffering). K beyond the operand is padded with
-    products ``+0 x -0 = -0``, which leave every accumulator unchanged.
+    while the ring consumes the other (double buffering); with ``accumulate`` it also reads the
+    block's C rows on ``a`` with the block's first group. K beyond the operand is padded with
+    products ``+0 x -0 = -0``, which leave every accumulator unchanged. The issue path has two
+    register stages (after the line selection, after the element selection and widening).
+
+    Results: a finished tile goes through ``m*n`` :class:`~tatami.hw.fpu.convert.Convert` units
+    (C's format, ``round``; the stochastic-rounding word of ``C[i][j]`` is a hash of the seed and
+    ``(i, j)``, loaded into the unit's LFSR for that conversion) and is written back one tile row
+    per store request; a row that covers a 64-bit lane only in part (BF16, CFloat8, or N ragged)
+    is a read-modify-write of its word on the same port.
 
     RTL limits (the golden model takes any descriptor; a descriptor outside them ends at once with
-    ``error``): C is FP32 and overwritten (``accumulate = 0``); A's column stride and B's row stride
-    are the element size; A's and B's base and other stride are multiples of the word size; C's
-    column stride is 4 and its base and row stride are multiples of ``4 n`` bytes; N is even.
+    ``error``): A's column stride and B's row stride are the element size; A's and B's base and
+    other stride are multiples of the word size; C's column stride is its element size and its base
+    and row stride are multiples of ``n`` elements.
 
     Parameters
     ----------
     cfg : TatamiConfig
-        ``node.matrix`` (m, n, k), ``node.fpu.fma_stages``, ``node.sram`` (ports).
+        ``node.matrix`` (m, n, k), ``node.fpu.fma_stages`` and ``convert_stages``, ``node.sram``.
 
     Attributes
     ----------
@@ -78,9 +97,9 @@ class MatrixUnit(wiring.Component):
         One per descriptor, when the last C write has been acknowledged: total cycles, cycles
         computing, cycles stalled waiting for operands and for write-back, and ``error``.
     a, b : Out(SramPortSignature(cfg))
-        SRAM load ports for A and B.
+        SRAM load ports for A (and C when accumulating) and B.
     c : Out(SramPortSignature(cfg))
-        SRAM store port for C.
+        SRAM store port for C (reads too, for read-modify-write).
     busy : Out(1)
     """
 
@@ -94,6 +113,11 @@ class MatrixUnit(wiring.Component):
         if (mx.n * 4) % 8 or sram.word_bytes % (mx.n * 4):
             raise ValueError(
                 f"node.matrix.n = {mx.n}: a C tile row ({4 * mx.n} B) must be whole 8-byte lanes of one word"
+            )
+        if cfg.node.fpu.stochastic_rounding and mx.k * cfg.node.fpu.fma_stages < _HASH_STAGES:
+            raise ValueError(
+                f"node.matrix.k * node.fpu.fma_stages = {mx.k * cfg.node.fpu.fma_stages}: the ring must have "
+                f"at least {_HASH_STAGES} slots to hide the stochastic-rounding hash"
             )
         self.cfg = cfg
         super().__init__(
@@ -116,10 +140,12 @@ class MatrixUnit(wiring.Component):
         ring = tk * lat
         bm_, bn_ = block_shape(cfg)
         rows_a, cols_b = bm_ * tm_, bn_ * tn_
+        c_rows = ring * tm_  # C rows of a block, tile by tile (slot order), row by row
         wbits, wbytes = sram.word_bits, sram.word_bytes
         wshift = wbytes.bit_length() - 1
         w16 = wbits // 16
         ks_full = w16 // tk
+        sr = cfg.node.fpu.stochastic_rounding
 
         d = Signal(MATRIX_DESCRIPTOR)
         running = Signal()
@@ -128,40 +154,77 @@ class MatrixUnit(wiring.Component):
 
         fa, fb = d.a.format, d.b.format
         cf8_a, cf8_b = fa != FpFormat.BF16, fb != FpFormat.BF16
+        fc = d.c.format
 
         # ---- descriptor checks (RTL limits) -----------------------------------------------------
         def esize(fmt):
             return Mux(fmt == FpFormat.BF16, 2, 1)
 
+        def csize(fmt):
+            return Mux(fmt == FpFormat.FP32, 4, Mux(fmt == FpFormat.BF16, 2, 1))
+
         def in_fmt_ok(fmt):
             return (fmt == FpFormat.BF16) | (fmt == FpFormat.CF8_143) | (fmt == FpFormat.CF8_152)
 
         wmask = wbytes - 1
-        cmask = tn_ * 4 - 1
         dv = self.start.payload
+        cgran = csize(dv.c.format) * tn_ - 1  # a C tile row: n elements inside one word
+
+        def layout_ok(op, k_stride, o_stride):
+            """K-contiguous lines (base and line stride whole words) or outer-contiguous rows of
+            K (K stride whole words, base element-aligned)."""
+            s = esize(op.format)
+            k_lines = (k_stride == s) & ((op.addr & wmask) == 0) & ((o_stride & wmask) == 0)
+            o_rows = (o_stride == s) & ((k_stride & wmask) == 0) & ((op.addr & (s - 1)) == 0)
+            return k_lines | o_rows
+
         bad = (
             ~in_fmt_ok(dv.a.format)
             | ~in_fmt_ok(dv.b.format)
-            | (dv.c.format != FpFormat.FP32)
-            | dv.accumulate
-            | (dv.a.col_stride != esize(dv.a.format))
-            | (dv.b.row_stride != esize(dv.b.format))
-            | ((dv.a.addr & wmask) != 0)
-            | ((dv.a.row_stride & wmask) != 0)
-            | ((dv.b.addr & wmask) != 0)
-            | ((dv.b.col_stride & wmask) != 0)
-            | (dv.c.col_stride != 4)
-            | ((dv.c.addr & cmask) != 0)
-            | ((dv.c.row_stride & cmask) != 0)
-            | dv.n[0]
+            | ~(in_fmt_ok(dv.c.format) | (dv.c.format == FpFormat.FP32))
+            | ~layout_ok(dv.a, dv.a.col_stride, dv.a.row_stride)
+            | ~layout_ok(dv.b, dv.b.row_stride, dv.b.col_stride)
+            | (dv.c.col_stride != csize(dv.c.format))
+            | ((dv.c.addr & cgran) != 0)
+            | ((dv.c.row_stride & cgran) != 0)
             | (dv.m == 0)
             | (dv.n == 0)
             | (dv.k == 0)
         )
+        # Outer-contiguous operands (A column-major, B row-major): K-contiguous wins a tie.
+        om_a = d.a.col_stride != esize(fa)
+        om_b = d.b.row_stride != esize(fb)
 
-        # ---- operand buffers: [buffer][line] of SRAM words ----------------------------------------
+        # C tile row <-> bytes: the row's n elements packed (size 4, 2 or 1) and widened to FP32.
+        def c_pack(values):
+            """n result encodings (32-bit, low bits) -> the packed tile row (n * 32 bits)."""
+            return Mux(
+                fc == FpFormat.FP32,
+                Cat(*[v[:32] for v in values]),
+                Mux(fc == FpFormat.BF16, Cat(*[v[:16] for v in values]), Cat(*[v[:8] for v in values])),
+            )
+
+        def c_widen(packed, name):
+            """A packed tile row (low bits of ``packed``) -> n FP32 values (exact)."""
+            out = []
+            for x in range(tn_):
+                f32 = packed.word_select(x, 32)
+                b16 = packed.word_select(x, 16)
+                w8 = _widen_cf8(m, packed.word_select(x, 8), fc == FpFormat.CF8_152, d.c.bias, f"{name}{x}")
+                v = Signal(32, name=f"{name}{x}_f32")
+                m.d.comb += v.eq(
+                    Mux(fc == FpFormat.FP32, f32, Cat(Const(0, 16), Mux(fc == FpFormat.BF16, b16, w8)))
+                )
+                out.append(v)
+            return Cat(*out)
+
+        def c_row_byte(row, col):
+            return d.c.addr + row * d.c.row_stride + col * csize(fc)
+
+        # ---- operand buffers: [buffer][line] of SRAM words; C rows widened to FP32 ----------------
         abuf = [[Signal(wbits, name=f"abuf{x}_{i}") for i in range(rows_a)] for x in range(2)]
         bbuf = [[Signal(wbits, name=f"bbuf{x}_{j}") for j in range(cols_b)] for x in range(2)]
+        cbuf = [[Signal(32 * tn_, name=f"cbuf{x}_{r}") for r in range(c_rows)] for x in range(2)]
         full = Signal(2)
         full_set = Signal(2)
         full_clr = Signal(2)
@@ -174,20 +237,68 @@ class MatrixUnit(wiring.Component):
         ld_k0 = Signal(17)
         ld_row0 = Signal(16)
         ld_col0 = Signal(16)
-        ia = Signal(range(rows_a + 1))
-        ib = Signal(range(cols_b + 1))
-        ra = Signal(range(rows_a + 1))
-        rb = Signal(range(cols_b + 1))
+        # Requests per group: K-contiguous, one line per row of A / column of B; outer-contiguous,
+        # two words per K-value (the block's span of rows / columns crosses at most one boundary).
+        n_om = 2 * w16
+        na_op = Mux(om_a, n_om, rows_a)
+        nb = Mux(om_b, n_om, cols_b)
+        na_max = max(rows_a, n_om) + c_rows
+        ia = Signal(range(na_max + 1))
+        ib = Signal(range(max(cols_b, n_om) + 1))
+        ra = Signal(range(na_max + 1))
+        rb = Signal(range(max(cols_b, n_om) + 1))
+        with_c = d.accumulate & (ld_g == 0)
+        na = na_op + Mux(with_c, c_rows, 0)
+
+        def c_load_pos(index, name):
+            """Byte address of C read number ``index`` of a block (tile by tile, row by row)."""
+            idx = [(t, r) for t in range(ring) for r in range(tm_)]
+            row_off = Signal(16, name=f"{name}_roff")
+            col_off = Signal(16, name=f"{name}_coff")
+            m.d.comb += [
+                row_off.eq(select(index, [Const((t // bn_) * tm_ + r, 16) for t, r in idx])),
+                col_off.eq(select(index, [Const((t % bn_) * tn_, 16) for t, r in idx])),
+            ]
+            row = ld_row0 + row_off
+            col = ld_col0 + col_off
+            inside = (row < d.m) & (col < d.n)
+            byte = Signal(24, name=f"{name}_byte")
+            # Rows and tiles beyond C read element (0, 0): the value is never used.
+            m.d.comb += byte.eq(Mux(inside, c_row_byte(row, col), d.c.addr))
+            return byte
+
+        def outer_rows(op, fmt, o0, span_max, o_dim, k_stride, name):
+            """Outer-contiguous operand: the word of request ``q`` (K-value ``ld_k0 + q // 2``,
+            clamped to K - 1; the second word only when the span crosses a boundary) and the byte
+            offset of outer index ``o0`` in its word."""
+            s = esize(fmt)
+            off = Signal(wshift, name=f"{name}_off")
+            m.d.comb += off.eq(op.addr + o0 * s)
+            left = o_dim - o0
+            span = Mux(left >= span_max, span_max, left) * s
+            need2 = off + span > wbytes
+
+            def word(q):
+                kk = ld_k0 + (q >> 1)
+                kkc = Mux(kk >= d.k, d.k - 1, kk)
+                return ((op.addr + kkc * k_stride + o0 * s) >> wshift) + (q[0] & need2)
+
+            return word, off
+
+        a_om_word, a_off = outer_rows(d.a, fa, ld_row0, rows_a, d.m, d.a.col_stride, "a_om")
+        b_om_word, b_off = outer_rows(d.b, fb, ld_col0, cols_b, d.n, d.b.row_stride, "b_om")
         a_row_byte = d.a.addr + (ld_row0 + ia) * d.a.row_stride
         b_col_byte = d.b.addr + (ld_col0 + ib) * d.b.col_stride
-        a_word = (a_row_byte >> wshift) + Mux(cf8_a, ld_g >> 1, ld_g)
-        b_word = (b_col_byte >> wshift) + Mux(cf8_b, ld_g >> 1, ld_g)
+        a_word = Mux(om_a, a_om_word(ia), (a_row_byte >> wshift) + Mux(cf8_a, ld_g >> 1, ld_g))
+        b_word = Mux(om_b, b_om_word(ib), (b_col_byte >> wshift) + Mux(cf8_b, ld_g >> 1, ld_g))
+        c_req_byte = c_load_pos(ia - na_op, "cld_req")
+        c_resp_byte = c_load_pos(ra - na_op, "cld_resp")
         can_load = ld_active & ~full.bit_select(ld_buf, 1)
         m.d.comb += [
-            self.a.req.valid.eq(can_load & (ia < rows_a)),
-            self.a.req.payload.addr.eq(a_word),
+            self.a.req.valid.eq(can_load & (ia < na)),
+            self.a.req.payload.addr.eq(Mux(ia < na_op, a_word, c_req_byte >> wshift)),
             self.a.req.payload.write.eq(0),
-            self.b.req.valid.eq(can_load & (ib < cols_b)),
+            self.b.req.valid.eq(can_load & (ib < nb)),
             self.b.req.payload.addr.eq(b_word),
             self.b.req.payload.write.eq(0),
             self.a.resp.ready.eq(1),
@@ -197,22 +308,47 @@ class MatrixUnit(wiring.Component):
             m.d.sync += ia.eq(ia + 1)
         with m.If(self.b.req.valid & self.b.req.ready):
             m.d.sync += ib.eq(ib + 1)
+        c_in = Signal(32 * tn_)
+        m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_byte[:wshift] * 8), "cld"))
+
+        def take_lines(port, r, om, cf8, off, bufs, lines, name):
+            """A response: a whole line (K-contiguous), or the first / second word of a K-value
+            whose elements are shifted into the top of every line (outer-contiguous: after a group,
+            BF16 K-value ``kk`` is element ``kk`` of the line, CFloat8 byte ``w16 + kk``)."""
+            data_ = port.resp.payload.data
+            first_word = Signal(wbits, name=f"{name}_w0")
+            window = Signal(2 * wbits, name=f"{name}_window")
+            m.d.comb += window.eq(Cat(first_word, data_) >> (off * 8))
+            with m.If(om):
+                with m.If(~r[0]):
+                    m.d.sync += first_word.eq(data_)
+                with m.Elif(r < n_om):
+                    for x in range(2):
+                        with m.If(ld_buf == x):
+                            for line, buf in enumerate(bufs[x][:lines]):
+                                el16 = window.word_select(line, 16)
+                                el8 = window.word_select(line, 8)
+                                m.d.sync += buf.eq(Mux(cf8, Cat(buf[8:], el8), Cat(buf[16:], el16)))
+            with m.Else():
+                for x in range(2):
+                    for line in range(lines):
+                        with m.If((ld_buf == x) & (r == line)):
+                            m.d.sync += bufs[x][line].eq(data_)
+
         with m.If(self.a.resp.valid):
             m.d.sync += ra.eq(ra + 1)
+            take_lines(self.a, ra, om_a, cf8_a, a_off, abuf, rows_a, "ald")
             for x in range(2):
-                for i in range(rows_a):
-                    with m.If((ld_buf == x) & (ra == i)):
-                        m.d.sync += abuf[x][i].eq(self.a.resp.payload.data)
+                for r in range(c_rows):
+                    with m.If((ld_buf == x) & (ra == na_op + r)):
+                        m.d.sync += cbuf[x][r].eq(c_in)
         with m.If(self.b.resp.valid):
             m.d.sync += rb.eq(rb + 1)
-            for x in range(2):
-                for j in range(cols_b):
-                    with m.If((ld_buf == x) & (rb == j)):
-                        m.d.sync += bbuf[x][j].eq(self.b.resp.payload.data)
+            take_lines(self.b, rb, om_b, cf8_b, b_off, bbuf, cols_b, "bld")
         ld_last_g = ld_k0 + w16 >= d.k
         ld_last_n = ld_col0 + cols_b >= d.n
         ld_last_m = ld_row0 + rows_a >= d.m
-        with m.If(ld_active & (ra == rows_a) & (rb == cols_b)):
+        with m.If(ld_active & (ra == na) & (rb == nb)):
             m.d.comb += full_set.eq(Mux(ld_buf, 0b10, 0b01))
             m.d.sync += [ia.eq(0), ib.eq(0), ra.eq(0), rb.eq(0), ld_buf.eq(~ld_buf)]
             with m.If(~ld_last_g):
@@ -281,34 +417,66 @@ class MatrixUnit(wiring.Component):
                             with m.Else():
                                 m.d.sync += issued_all.eq(1)
 
-        # Operand elements of this issue: a[i][j], b[j][jj] as BF16, K padding applied.
-        a_el = [[None] * tk for _ in range(tm_)]
-        b_el = [[None] * tn_ for _ in range(tk)]
-        byte_base = Mux(ex_g[0], w16, 0)
-        for i in range(tm_):
-            line = Signal(wbits, name=f"a_line{i}")
-            rows = [Mux(ex_buf, abuf[1][t * tm_ + i], abuf[0][t * tm_ + i]) for t in range(bm_)]
-            m.d.comb += line.eq(select(tm, rows))
-            for j in range(tk):
-                e = ks * tk + j
-                raw16 = line.word_select(e, 16)
-                raw8 = line.word_select(byte_base + e, 8)
-                wide = _widen_cf8(m, raw8, fa == FpFormat.CF8_152, d.a.bias, f"wa{i}_{j}")
-                v = Signal(16, name=f"a_el{i}_{j}")
-                m.d.comb += v.eq(Mux(kk_base + j >= d.k, 0x0000, Mux(cf8_a, wide, raw16)))
-                a_el[i][j] = v
-        for jj in range(tn_):
-            line = Signal(wbits, name=f"b_line{jj}")
-            cols = [Mux(ex_buf, bbuf[1][t * tn_ + jj], bbuf[0][t * tn_ + jj]) for t in range(bn_)]
-            m.d.comb += line.eq(select(tn, cols))
-            for j in range(tk):
-                e = ks * tk + j
-                raw16 = line.word_select(e, 16)
-                raw8 = line.word_select(byte_base + e, 8)
-                wide = _widen_cf8(m, raw8, fb == FpFormat.CF8_152, d.b.bias, f"wb{jj}_{j}")
-                v = Signal(16, name=f"b_el{j}_{jj}")
-                m.d.comb += v.eq(Mux(kk_base + j >= d.k, 0x8000, Mux(cf8_b, wide, raw16)))
-                b_el[j][jj] = v
+        # Tags travel alongside the operands and the ring: they say what leaves the last MAC.
+        tag = data.StructLayout({"valid": 1, "last": 1, "row0": 16, "col0": 16})
+
+        # Issue stage 1 (registered): the lines of this issue's tile rows / columns, its C rows.
+        s1_tag = Signal(tag)
+        s1_first = Signal()
+        s1_kk = Signal(17)
+        s1_ks = Signal(range(ks_full))
+        s1_hi_a = Signal()  # CFloat8: the group is in the upper half of the line
+        s1_hi_b = Signal()
+        s1_a = [Signal(wbits, name=f"s1_a{i}") for i in range(tm_)]
+        s1_b = [Signal(wbits, name=f"s1_b{jj}") for jj in range(tn_)]
+        s1_c = [Signal(32 * tn_, name=f"s1_c{i}") for i in range(tm_)]
+        with m.If(adv):
+            m.d.sync += [
+                s1_tag.valid.eq(issue),
+                s1_tag.last.eq(last),
+                s1_tag.row0.eq(ex_row0 + tm * tm_),
+                s1_tag.col0.eq(ex_col0 + tn * tn_),
+                s1_first.eq(first),
+                s1_kk.eq(kk_base),
+                s1_ks.eq(ks),
+                s1_hi_a.eq(ex_g[0] | om_a),
+                s1_hi_b.eq(ex_g[0] | om_b),
+            ]
+            for i in range(tm_):
+                rows = [Mux(ex_buf, abuf[1][t * tm_ + i], abuf[0][t * tm_ + i]) for t in range(bm_)]
+                m.d.sync += s1_a[i].eq(select(tm, rows))
+                crow = [Mux(ex_buf, cbuf[1][t * tm_ + i], cbuf[0][t * tm_ + i]) for t in range(ring)]
+                m.d.sync += s1_c[i].eq(Mux(d.accumulate, select(slot, crow), 0))
+            for jj in range(tn_):
+                cols = [Mux(ex_buf, bbuf[1][t * tn_ + jj], bbuf[0][t * tn_ + jj]) for t in range(bn_)]
+                m.d.sync += s1_b[jj].eq(select(tn, cols))
+
+        # Issue stage 2 (registered): operand elements as BF16, K padding applied.
+        s2_tag = Signal(tag)
+        s2_first = Signal()
+        s2_c = [[Signal(32, name=f"s2_c{i}_{jj}") for jj in range(tn_)] for i in range(tm_)]
+        a_el = [[Signal(16, name=f"a_el{i}_{j}") for j in range(tk)] for i in range(tm_)]
+        b_el = [[Signal(16, name=f"b_el{j}_{jj}") for jj in range(tn_)] for j in range(tk)]
+
+        def element(line, j, fmt, hi, bias, pad, name):
+            e = s1_ks * tk + j
+            raw16 = line.word_select(e, 16)
+            raw8 = line.word_select(Mux(hi, w16, 0) + e, 8)
+            wide = _widen_cf8(m, raw8, fmt == FpFormat.CF8_152, bias, name)
+            return Mux(s1_kk + j >= d.k, pad, Mux(fmt != FpFormat.BF16, wide, raw16))
+
+        with m.If(adv):
+            m.d.sync += [s2_tag.eq(s1_tag), s2_first.eq(s1_first)]
+            for i in range(tm_):
+                for jj in range(tn_):
+                    m.d.sync += s2_c[i][jj].eq(s1_c[i].word_select(jj, 32))
+                for j in range(tk):
+                    el = element(s1_a[i], j, fa, s1_hi_a, d.a.bias, 0x0000, f"wa{i}_{j}")
+                    m.d.sync += a_el[i][j].eq(el)
+            for jj in range(tn_):
+                for j in range(tk):
+                    el = element(s1_b[jj], j, fb, s1_hi_b, d.b.bias, 0x8000, f"wb{jj}_{j}")
+                    m.d.sync += b_el[j][jj].eq(el)
 
         def delay(value, depth, name):
             for s in range(depth):
@@ -318,23 +486,14 @@ class MatrixUnit(wiring.Component):
                 value = r
             return value
 
-        # Tags travel alongside the ring: they say what leaves the last MAC.
-        tag = data.StructLayout({"valid": 1, "last": 1, "row0": 16, "col0": 16})
-        tag_in = Signal(tag)
-        m.d.comb += [
-            tag_in.valid.eq(issue),
-            tag_in.last.eq(last),
-            tag_in.row0.eq(ex_row0 + tm * tm_),
-            tag_in.col0.eq(ex_col0 + tn * tn_),
-        ]
-        tags = [tag_in]
-        for s in range(ring):
+        tags = [s2_tag]
+        for s in range(ring + cfg.node.fpu.convert_stages):
             r = Signal(tag, name=f"tag{s}")
             with m.If(adv):
                 m.d.sync += r.eq(tags[-1])
             tags.append(r)
         tag_out = tags[-1]
-        in_flight = Cat(*[t.valid for t in tags[1:]]).any()
+        in_flight = Cat(s1_tag.valid, *[t.valid for t in tags]).any()
 
         # ---- the MAC array ---------------------------------------------------------------------
         results = [[None] * tn_ for _ in range(tm_)]
@@ -350,7 +509,7 @@ class MatrixUnit(wiring.Component):
                     a_v = delay(a_el[i][j], j * lat, f"a{i}_{jj}_{j}") if j else a_el[i][j]
                     b_v = delay(b_el[j][jj], j * lat, f"b{i}_{jj}_{j}") if j else b_el[j][jj]
                     if j == 0:
-                        acc = Mux(first, 0, macs[-1].o.payload.result)
+                        acc = Mux(s2_first, s2_c[i][jj], macs[-1].o.payload.result)
                     else:
                         acc = prev.o.payload.result
                     m.d.comb += [
@@ -364,6 +523,68 @@ class MatrixUnit(wiring.Component):
                     prev = mac
                 results[i][jj] = macs[-1].o.payload.result
 
+        # ---- stochastic-rounding words: fmix32((row << 16 | col) ^ fmix32(seed)) ------------------
+        def fmix_mul(x, c):
+            return (x * Const(c, 32))[:32]
+
+        seed_q1 = Signal(32)
+        seed_q2 = Signal(32)
+        seed_key = Signal(32)
+        m.d.sync += [
+            seed_q1.eq(fmix_mul(d.seed ^ (d.seed >> 16), _FMIX[0])),
+            seed_q2.eq(fmix_mul(seed_q1 ^ (seed_q1 >> 13), _FMIX[1])),
+            seed_key.eq(seed_q2 ^ (seed_q2 >> 16)),
+        ]
+        # h_next[i][jj] is the word of the tile at ring position ``ring - 1`` (the next one to
+        # leave the ring), h_cur of the one leaving now.
+        h_next = [[None] * tn_ for _ in range(tm_)]
+        h_cur = [[None] * tn_ for _ in range(tm_)]
+        if sr:
+            src = tags[ring - _HASH_STAGES]
+            for i in range(tm_):
+                for jj in range(tn_):
+                    key = Cat((src.col0 + jj)[:16], (src.row0 + i)[:16]) ^ seed_key
+                    r1 = Signal(32, name=f"srh1_{i}_{jj}")
+                    r2 = Signal(32, name=f"srh2_{i}_{jj}")
+                    r3 = Signal(32, name=f"srh3_{i}_{jj}")
+                    hc = Signal(32, name=f"srh_{i}_{jj}")
+                    hn = Signal(32, name=f"srh_next_{i}_{jj}")
+                    m.d.comb += hn.eq(r3 ^ (r3 >> 16))
+                    with m.If(adv):
+                        m.d.sync += [
+                            r1.eq(key ^ (key >> 16)),
+                            r2.eq(fmix_mul(r1, _FMIX[0])),
+                            r3.eq(fmix_mul(r2 ^ (r2 >> 13), _FMIX[1])),
+                            hc.eq(hn),
+                        ]
+                    h_next[i][jj], h_cur[i][jj] = hn, hc
+
+        # ---- conversion into C's format ----------------------------------------------------------
+        conv = [[None] * tn_ for _ in range(tm_)]
+        for i in range(tm_):
+            for jj in range(tn_):
+                cv = hier.shared(Convert, cfg)
+                m.submodules[f"conv_{i}_{jj}"] = cv
+                m.d.comb += [
+                    cv.i.valid.eq(1),
+                    cv.i.payload.value.eq(results[i][jj]),
+                    cv.i.payload.src.eq(FpFormat.FP32),
+                    cv.i.payload.src_bias.eq(0),
+                    cv.i.payload.dst.eq(fc),
+                    cv.i.payload.dst_bias.eq(d.c.bias),
+                    cv.i.payload.mode.eq(d.round),
+                    cv.i.payload.saturate.eq(0),
+                    cv.o.ready.eq(adv),
+                    cv.flags_clear.eq(0),
+                ]
+                if sr:
+                    # The LFSR is loaded every cycle, so the word a conversion takes is its own.
+                    m.d.comb += [cv.seed_load.eq(1), cv.seed.eq(Mux(adv, h_next[i][jj], h_cur[i][jj]))]
+                else:
+                    m.d.comb += [cv.seed_load.eq(0), cv.seed.eq(0)]
+                raw = delay(results[i][jj], cfg.node.fpu.convert_stages, f"raw{i}_{jj}")
+                conv[i][jj] = Mux(fc == FpFormat.FP32, raw, cv.o.payload.result)
+
         # ---- C write-back ---------------------------------------------------------------------
         tile_bits = tm_ * tn_ * 32
         c_fifo = fifo.SyncFIFOBuffered(width=tile_bits + 32, depth=ring + 1)
@@ -372,7 +593,7 @@ class MatrixUnit(wiring.Component):
             c_fifo_w_rdy.eq(c_fifo.w_rdy),
             c_fifo.w_en.eq(adv & tag_out.valid & tag_out.last),
             c_fifo.w_data.eq(
-                Cat(*[results[i][jj] for i in range(tm_) for jj in range(tn_)], tag_out.row0, tag_out.col0)
+                Cat(*[conv[i][jj] for i in range(tm_) for jj in range(tn_)], tag_out.row0, tag_out.col0)
             ),
         ]
         wb_tile = Signal(tile_bits)
@@ -380,39 +601,73 @@ class MatrixUnit(wiring.Component):
         wb_col0 = Signal(16)
         wb_i = Signal(range(tm_ + 1))
         wb_busy = Signal()
+        wb_phase = Signal(2)  # 0: write (or read of a read-modify-write), 1: wait for the read, 2: write
+        wb_old = Signal(wbits)
         with m.If(~wb_busy & c_fifo.r_rdy):
             m.d.comb += c_fifo.r_en.eq(1)
             m.d.sync += [
                 wb_busy.eq(1),
                 wb_i.eq(0),
+                wb_phase.eq(0),
                 wb_tile.eq(c_fifo.r_data[:tile_bits]),
                 wb_row0.eq(c_fifo.r_data[tile_bits : tile_bits + 16]),
                 wb_col0.eq(c_fifo.r_data[tile_bits + 16 :]),
             ]
         row = wb_row0 + wb_i
-        c_byte = d.c.addr + row * d.c.row_stride + wb_col0 * 4
+        c_byte = Signal(24)
+        m.d.comb += c_byte.eq(c_row_byte(row, wb_col0))
         offset = c_byte[:wshift]
-        row_data = wb_tile.word_select(wb_i, tn_ * 32)
-        lanes_per_row = tn_ * 4 // 8
-        lane_en = Cat(*[(wb_col0 + 2 * x) < d.n for x in range(lanes_per_row)])
+        row_vals = wb_tile.word_select(wb_i, tn_ * 32)
+        packed = Signal(tn_ * 32)
+        m.d.comb += packed.eq(c_pack([row_vals.word_select(x, 32) for x in range(tn_)]))
+        el_en = [(wb_col0 + x) < d.n for x in range(tn_)]
+        row_bytes = Signal(tn_ * 4)
+        m.d.comb += row_bytes.eq(
+            Mux(
+                fc == FpFormat.FP32,
+                Cat(*[e.replicate(4) for e in el_en]),
+                Mux(fc == FpFormat.BF16, Cat(*[e.replicate(2) for e in el_en]), Cat(*el_en)),
+            )
+        )
+        byte_en = Signal(wbytes)
+        m.d.comb += byte_en.eq(row_bytes << offset)
         lanes_total = lane_count(sram)
-        req_lanes = Signal(lanes_total)
-        m.d.comb += req_lanes.eq(lane_en << (offset >> 3))
-        row_ok = row < d.m
+        lane_any = Cat(*[byte_en[8 * x : 8 * x + 8].any() for x in range(lanes_total)])
+        lane_all = Cat(*[byte_en[8 * x : 8 * x + 8].all() for x in range(lanes_total)])
+        partial = (lane_any & ~lane_all).any()
+        bit_en = Cat(*[byte_en[x].replicate(8) for x in range(wbytes)])
+        new_word = Signal(wbits)
+        m.d.comb += new_word.eq(packed << (offset * 8))
+        merged = (wb_old & ~bit_en) | (new_word & bit_en)
+        row_ok = (row < d.m) & (wb_col0 < d.n)
+        wb_row = wb_busy & (wb_i < tm_)
+        rmw_read = wb_row & row_ok & (wb_phase == 0) & partial
+        wb_write = wb_row & row_ok & (((wb_phase == 0) & ~partial) | (wb_phase == 2))
         m.d.comb += [
-            self.c.req.valid.eq(wb_busy & (wb_i < tm_) & row_ok),
+            self.c.req.valid.eq(rmw_read | wb_write),
             self.c.req.payload.addr.eq(c_byte >> wshift),
-            self.c.req.payload.write.eq(1),
-            self.c.req.payload.lanes.eq(req_lanes),
-            self.c.req.payload.data.eq(row_data << (offset * 8)),
+            self.c.req.payload.write.eq(~rmw_read),
+            self.c.req.payload.lanes.eq(lane_any),
+            self.c.req.payload.data.eq(Mux(wb_phase == 2, merged, new_word)),
             self.c.resp.ready.eq(1),
         ]
-        with m.If(wb_busy & (wb_i < tm_) & (~row_ok | self.c.req.ready)):
+        # Write responses come back in order; the read of a read-modify-write is issued only after
+        # the writes before it, and no write follows until its response, so it is the response
+        # that arrives when no write is outstanding.
+        wr_out = Signal(16)
+        wr_acc = self.c.req.valid & self.c.req.ready & self.c.req.payload.write
+        rd_resp = self.c.resp.valid & (wr_out == 0)
+        m.d.sync += wr_out.eq(wr_out + wr_acc - (self.c.resp.valid & (wr_out != 0)))
+        with m.If(wb_row & ~row_ok):
             m.d.sync += wb_i.eq(wb_i + 1)
+        with m.If(wb_write & self.c.req.ready):
+            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(0)]
+        with m.If(rmw_read & self.c.req.ready):
+            m.d.sync += wb_phase.eq(1)
+        with m.If((wb_phase == 1) & rd_resp):
+            m.d.sync += [wb_phase.eq(2), wb_old.eq(self.c.resp.payload.data)]
         with m.If(wb_busy & (wb_i == tm_)):
             m.d.sync += wb_busy.eq(0)
-        outstanding = Signal(16)
-        m.d.sync += outstanding.eq(outstanding + (self.c.req.valid & self.c.req.ready) - self.c.resp.valid)
 
         # ---- control, counters -------------------------------------------------------------------
         cycles = Signal(32)
@@ -421,7 +676,14 @@ class MatrixUnit(wiring.Component):
         st_wb = Signal(32)
         done_valid = Signal()
         finished = (
-            running & issued_all & ~in_flight & ~c_fifo.r_rdy & ~wb_busy & (outstanding == 0) & ~done_valid
+            running
+            & issued_all
+            & ~in_flight
+            & ~c_fifo.r_rdy
+            & ~wb_busy
+            & (wr_out == 0)
+            & (wb_phase == 0)
+            & ~done_valid
         )
         m.d.comb += [
             self.start.ready.eq(~running & ~done_valid),

@@ -31,49 +31,115 @@ from tatami.hw.mem.ports import request_layout, response_layout
 from tatami.sim.cocotb_env import StreamSink, StreamSource, design_config
 from tatami.sim.datapath.matrix import ByteMemory, MatrixModel
 
-__all__ = ["Node", "check_gemm", "default_shapes", "design", "make_gemm", "run"]
+__all__ = [
+    "Node",
+    "check_gemm",
+    "default_shapes",
+    "design",
+    "make_gemm",
+    "rand_element",
+    "run",
+    "run_checked",
+]
 
 ESIZE = {FpFormat.BF16: 2, FpFormat.CF8_143: 1, FpFormat.CF8_152: 1}
+CSIZE = {FpFormat.FP32: 4, **ESIZE}
 
 
 def _round_up(x, q):
     return -(-x // q) * q
 
 
-def make_gemm(cfg, rng, m, n, k, fa, fb, bias_a=7, bias_b=7):
-    """A memory image with random A (row-major) and B (given as B^T row-major) and a descriptor."""
+def rand_element(rng, fmt, edge=0.0):
+    """A random encoding of ``fmt``: moderate values, and with probability ``edge`` an edge value
+    (infinities, NaNs, the largest finite values, zeros, subnormals)."""
+    if fmt is FpFormat.FP32:
+        if rng.random() < edge:
+            return rng.choice([0x7F800000, 0xFF800000, 0x7FC00000, 0x7F7FFFFF, 0x80000000, 0x00000001, 0])
+        return rng.getrandbits(1) << 31 | rng.randint(112, 140) << 23 | rng.getrandbits(23)
+    if fmt is FpFormat.BF16:
+        if rng.random() < edge:
+            return rng.choice([0x7F80, 0xFF80, 0x7FC0, 0x7F7F, 0xFF7F, 0x8000, 0x0001, 0])
+        return rng.getrandbits(1) << 15 | rng.randint(112, 140) << 7 | rng.getrandbits(7)
+    return rng.getrandbits(8)
+
+
+def make_gemm(
+    cfg,
+    rng,
+    m,
+    n,
+    k,
+    fa,
+    fb,
+    bias_a=7,
+    bias_b=7,
+    *,
+    fc=FpFormat.FP32,
+    bias_c=0,
+    mode=RoundMode.RNE,
+    seed=1,
+    accumulate=False,
+    edge=0.0,
+    c_pad=0,
+    a_major="k",
+    b_major="k",
+):
+    """A memory image with random A, B and C (when ``accumulate``; otherwise C's region holds
+    random bytes, which must survive around the elements), and a descriptor.
+
+    ``a_major``: ``"k"`` A row-major (K-contiguous lines), ``"m"`` column-major (A^T row-major,
+    starting at a random element of a word). ``b_major``: ``"k"`` B given as B^T row-major,
+    ``"n"`` B row-major (the natural layout, starting at a random element). ``c_pad`` adds that
+    many tile rows' worth of bytes to C's row stride (so C rows start inside words). Returns
+    ``(mem, desc, end)``."""
     wb = cfg.node.sram.word_bytes
     mem = ByteMemory(cfg.node.sram.size_bytes)
-    sa, sb = ESIZE[fa], ESIZE[fb]
-    a_rs, b_cs = _round_up(k * sa, wb), _round_up(k * sb, wb)
-    a_addr = 0
-    b_addr = _round_up(a_addr + m * a_rs, wb)
-    c_addr = _round_up(b_addr + n * b_cs, wb)
-    c_rs = _round_up(n * 4, cfg.node.matrix.n * 4)
-    if c_addr + m * c_rs > cfg.node.sram.size_bytes:
+    sa, sb, sc = ESIZE[fa], ESIZE[fb], CSIZE[fc]
+
+    def place(base, outer, size, major_k):
+        """(addr, outer stride, k stride, end) of an operand with ``outer`` rows (A) / columns (B)."""
+        if major_k:
+            line = _round_up(k * size, wb)
+            return base, line, size, base + outer * line
+        addr = base + size * rng.randrange(0, wb // size)
+        line = _round_up(addr - base + outer * size, wb)
+        return addr, size, line, base + k * line
+
+    a_addr, a_os, a_ks, a_end = place(0, m, sa, a_major == "k")
+    b_addr, b_os, b_ks, b_end = place(_round_up(a_end, wb), n, sb, b_major == "k")
+    c_addr = _round_up(b_end, wb)
+    c_gran = cfg.node.matrix.n * sc
+    c_rs = _round_up(n * sc, c_gran) + c_pad * c_gran
+    c_end = c_addr + m * c_rs
+    if c_end > cfg.node.sram.size_bytes:
         raise ValueError(f"a {m} x {n} x {k} GEMM does not fit the SRAM")
-
-    def rand(fmt):
-        if fmt is FpFormat.BF16:
-            return rng.getrandbits(1) << 15 | rng.randint(112, 140) << 7 | rng.getrandbits(7)
-        return rng.getrandbits(8)
-
     for i in range(m):
         for kk in range(k):
-            mem.store_bytes(a_addr + i * a_rs + kk * sa, rand(fa).to_bytes(sa, "little"))
+            v = rand_element(rng, fa, edge)
+            mem.store_bytes(a_addr + i * a_os + kk * a_ks, v.to_bytes(sa, "little"))
     for j in range(n):
         for kk in range(k):
-            mem.store_bytes(b_addr + j * b_cs + kk * sb, rand(fb).to_bytes(sb, "little"))
+            v = rand_element(rng, fb, edge)
+            mem.store_bytes(b_addr + j * b_os + kk * b_ks, v.to_bytes(sb, "little"))
+    mem.store_bytes(c_addr, rng.randbytes(c_end - c_addr))
+    if accumulate:
+        for i in range(m):
+            for j in range(n):
+                v = rand_element(rng, fc, edge)
+                mem.store_bytes(c_addr + i * c_rs + j * sc, v.to_bytes(sc, "little"))
     desc = {
-        "a": {"addr": a_addr, "row_stride": a_rs, "col_stride": sa, "format": fa, "bias": bias_a},
-        "b": {"addr": b_addr, "row_stride": sb, "col_stride": b_cs, "format": fb, "bias": bias_b},
-        "c": {"addr": c_addr, "row_stride": c_rs, "col_stride": 4, "format": FpFormat.FP32},
+        "a": {"addr": a_addr, "row_stride": a_os, "col_stride": a_ks, "format": fa, "bias": bias_a},
+        "b": {"addr": b_addr, "row_stride": b_ks, "col_stride": b_os, "format": fb, "bias": bias_b},
+        "c": {"addr": c_addr, "row_stride": c_rs, "col_stride": sc, "format": fc, "bias": bias_c},
         "m": m,
         "n": n,
         "k": k,
-        "round": RoundMode.RNE,
+        "accumulate": int(accumulate),
+        "round": mode,
+        "seed": seed,
     }
-    return mem, desc, c_addr + m * c_rs
+    return mem, desc, c_end
 
 
 class Node:
@@ -145,49 +211,89 @@ class Node:
         return result
 
 
-async def check_gemm(node, rng, m, n, k, fa, fb):
-    """One GEMM on the RTL and on the golden model; C compared bit for bit. Returns the stats."""
+async def check_gemm(node, rng, m, n, k, fa, fb, **kw):
+    """One GEMM on the RTL and on the golden model (``make_gemm`` with random biases and ``kw``);
+    C's whole region compared bit for bit (the bytes between elements too). Returns the stats."""
     cfg = node.cfg
-    mem, desc, end = make_gemm(cfg, rng, m, n, k, fa, fb, rng.randrange(0, 12), rng.randrange(0, 20))
-    await node.load(mem, end)
-    stats = await node.run(desc)
-    assert not stats["error"], f"{m}x{n}x{k}: the unit rejected the descriptor"
-    MatrixModel(cfg).run(MATRIX_CODEC.pack(desc), mem, flags=False)
-    c = desc["c"]
-    got = await node.read(c["addr"], c["addr"] + m * c["row_stride"])
-    for i in range(m):
-        for j in range(n):
-            off = i * c["row_stride"] + 4 * j
-            want = mem.load_bytes(c["addr"] + off, 4)
-            assert got[off : off + 4] == want, (
-                f"{m}x{n}x{k} {fa.name} x {fb.name}: C[{i}][{j}] = {got[off : off + 4][::-1].hex()}, "
-                f"golden model {want[::-1].hex()}"
-            )
+    mem, desc, end = make_gemm(cfg, rng, m, n, k, fa, fb, rng.randrange(0, 12), rng.randrange(0, 20), **kw)
+    stats = await run_checked(node, mem, desc, end)
     ideal = -(-m * n * k // cfg.node.matrix.macs_per_cycle)
     stats["ideal"] = ideal
     stats["utilization"] = ideal / stats["cycles"]
     return stats
 
 
+async def run_checked(node, mem, desc, end, *, load=True, run=True):
+    """Load ``mem`` up to ``end`` (unless ``load`` is false: the node already holds it), run
+    ``desc`` on the RTL (unless ``run`` is false: the node holds its result) and on the golden
+    model (which updates ``mem``), compare C's region."""
+    if load:
+        await node.load(mem, end)
+    stats = await node.run(desc) if run else {"error": 0}
+    m, n, k = desc["m"], desc["n"], desc["k"]
+    c = desc["c"]
+    what = (
+        f"{m}x{n}x{k} {desc['a']['format'].name} x {desc['b']['format'].name} -> {c['format'].name} "
+        f"{RoundMode(desc['round']).name} acc={desc['accumulate']}"
+    )
+    assert not stats["error"], f"{what}: the unit rejected the descriptor"
+    MatrixModel(node.cfg).run(MATRIX_CODEC.pack(desc), mem, flags=False)
+    size = CSIZE[FpFormat(c["format"])]
+    got = await node.read(c["addr"], c["addr"] + m * c["row_stride"])
+    want = mem.load_bytes(c["addr"], m * c["row_stride"])
+    if got != want:
+        for off in range(len(want)):
+            if got[off] != want[off]:
+                i, rest = divmod(off, c["row_stride"])
+                j = rest // size
+                el = slice(i * c["row_stride"] + j * size, i * c["row_stride"] + (j + 1) * size)
+                where = f"C[{i}][{j}]" if j < n else f"byte {rest} of row {i} (between elements)"
+                raise AssertionError(
+                    f"{what}: {where} = {got[el][::-1].hex()}, golden model {want[el][::-1].hex()}"
+                )
+    return stats
+
+
 @cocotb.test()
 async def gemm_bench(dut):
-    """The shapes in ``TATAMI_GEMM_SHAPES`` (JSON list of [M, N, K, format]); results to
-    ``TATAMI_GEMM_RESULTS``."""
+    """The shapes in ``TATAMI_GEMM_SHAPES`` (JSON list of ``[M, N, K, format]`` or
+    ``[M, N, K, format, options]``, options: ``layout`` (``a_major + b_major``, default ``"kk"``),
+    ``c`` (C's format), ``round``, ``accumulate``); results to ``TATAMI_GEMM_RESULTS``."""
     from tatami.sim.cocotb_env import clock_and_reset
 
     await clock_and_reset(dut)
     node = Node(dut)
     rng = random.Random(1)
     rows = []
-    for m, n, k, fmt in json.loads(os.environ["TATAMI_GEMM_SHAPES"]):
+    for shape in json.loads(os.environ["TATAMI_GEMM_SHAPES"]):
+        m, n, k, fmt = shape[:4]
+        opts = shape[4] if len(shape) > 4 else {}
         f = FpFormat[fmt]
+        layout = opts.get("layout", "kk")
+        kw = {
+            "a_major": layout[0],
+            "b_major": layout[1],
+            "fc": FpFormat[opts.get("c", "FP32")],
+            "mode": RoundMode[opts.get("round", "RNE")],
+            "accumulate": bool(opts.get("accumulate", False)),
+            "seed": 7,
+        }
         start = time.perf_counter()
-        stats = await check_gemm(node, rng, m, n, k, f, f)
+        stats = await check_gemm(node, rng, m, n, k, f, f, **kw)
         row = {
             "m": m,
             "n": n,
             "k": k,
             "format": fmt,
+            "layout": {
+                "kk": "A row-major, B^T row-major",
+                "kn": "A row-major, B row-major",
+                "mn": "A column-major, B row-major",
+                "mk": "A column-major, B^T row-major",
+            }[layout],
+            "c": kw["fc"].name,
+            "round": kw["mode"].name,
+            "accumulate": int(kw["accumulate"]),
             **stats,
             "wall_seconds": round(time.perf_counter() - start, 1),
         }
@@ -198,15 +304,23 @@ async def gemm_bench(dut):
 
 
 def default_shapes(cfg) -> list[list]:
-    """K >= 256 GEMMs of two blocks by two (or four by four) of C tiles, BF16 and CFloat8."""
+    """K >= 256 GEMMs of two blocks by two (or four by four) of C tiles, BF16 and CFloat8; the
+    natural layouts (B row-major, A column-major); converted and accumulated C."""
     mx = cfg.node.matrix
     bm, bn = block_shape(cfg)
     rm, rn = bm * mx.m, bn * mx.n
     big = 4 if cfg.node.matrix.macs_per_cycle >= 64 else 2
+    mm, nn = big * rm, big * rn
     return [
-        [big * rm, big * rn, 256, "BF16"],
-        [big * rm, big * rn, 512, "BF16"],
-        [big * rm, big * rn, 256, "CF8_143"],
+        [mm, nn, 256, "BF16"],
+        [mm, nn, 512, "BF16"],
+        [mm, nn, 256, "CF8_143"],
+        [mm, nn, 256, "BF16", {"layout": "kn"}],
+        [mm, nn, 256, "BF16", {"layout": "mn"}],
+        [mm, nn, 256, "CF8_143", {"layout": "mn"}],
+        [mm, nn, 256, "BF16", {"c": "BF16", "round": "STOCHASTIC"}],
+        [mm, nn, 256, "CF8_143", {"c": "CF8_143", "round": "RNE", "accumulate": True}],
+        [mm, nn, 256, "BF16", {"c": "FP32", "accumulate": True}],
     ]
 
 
@@ -251,5 +365,9 @@ def run(presets=("fpga-2x2", "d1"), out: Path | None = None, shapes=None) -> dic
         }
     out = out or REPO_ROOT / "docs" / "results" / "gemm_node.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Presets not run this time and the other sections (ECP5 figures) keep their earlier results.
+    if out.exists():
+        old = json.loads(out.read_text())
+        results = {**old, **results, "configs": {**old.get("configs", {}), **results["configs"]}}
     out.write_text(json.dumps(results, indent=1) + "\n")
     return results

@@ -9,10 +9,10 @@ hardware and does not depend on the unit's ``m x n x k`` step:
   **fused** multiply-accumulate (one rounding to nearest-even per product:
   :func:`tatami.sim.numerics.mac_widening`, as the FPU's ``Bf16Mac``/``Cf8Mac`` units do);
 - the final FP32 value is written as FP32 or converted with the descriptor's rounding into C's
-  format (:func:`tatami.sim.numerics.convert`); for stochastic rounding the random words come from
-  a 32-bit LFSR (16 fresh bits per step, :class:`tatami.sim.common.LfsrModel`) loaded with the
-  descriptor's seed, one step per element, elements in row-major order (conversion ``t = i * N + j``
-  uses the state after ``t`` steps, as :class:`tatami.hw.fpu.convert.Convert` does).
+  format (:func:`tatami.sim.numerics.convert`); for stochastic rounding the random word of element
+  ``(i, j)`` is :func:`sr_word` ``(seed, i, j)``, a hash of the seed and the element's position
+  (counter-based: it does not depend on the order in which elements are finished, so the RTL can
+  convert tiles in its block order and every preset gives the same bits).
 
 A hardware step computes ``k`` consecutive MACs of a chain per output element (a chain of ``k``
 fused MAC units); the step changes how fast, not what, so results are the same in every preset.
@@ -27,7 +27,6 @@ import numpy as np
 from tatami.config import TatamiConfig
 from tatami.hw.datapath.descriptors import MATRIX_CODEC, check_matrix, element_bytes
 from tatami.hw.fpu.layouts import FpFormat, RoundMode
-from tatami.sim.common.models import LfsrModel
 from tatami.sim.numerics import (
     BF16,
     FP32,
@@ -41,7 +40,44 @@ from tatami.sim.numerics import (
     mac_widening,
 )
 
-__all__ = ["ByteMemory", "MatrixModel", "MatrixResult", "float_format", "gemm"]
+__all__ = ["ByteMemory", "MatrixModel", "MatrixResult", "float_format", "gemm", "sr_word", "sr_words"]
+
+_M32 = 0xFFFFFFFF
+_FMIX = (0x85EBCA6B, 0xC2B2AE35)
+
+
+def fmix32(x: int) -> int:
+    """MurmurHash3's 32-bit finaliser (a bijection of 32-bit words)."""
+    x ^= x >> 16
+    x = (x * _FMIX[0]) & _M32
+    x ^= x >> 13
+    x = (x * _FMIX[1]) & _M32
+    return x ^ (x >> 16)
+
+
+def sr_word(seed: int, i: int, j: int) -> int:
+    """The stochastic-rounding word of ``C[i][j]``: ``fmix32(key ^ fmix32(seed))`` with
+    ``key = i << 16 | j`` (both below 2**16), or 1 when that is 0 (the RTL loads the word into the
+    :class:`~tatami.hw.fpu.convert.Convert` unit's LFSR, which replaces a zero seed by 1). The
+    rounder uses its low 16 bits."""
+    w = fmix32(((i & 0xFFFF) << 16 | (j & 0xFFFF)) ^ fmix32(seed & _M32))
+    return w or 1
+
+
+def sr_words(seed: int, m: int, n: int) -> np.ndarray:
+    """:func:`sr_word` for every element of an ``m x n`` C (int64 array), vectorised."""
+    i = np.arange(m, dtype=np.uint64)[:, None]
+    j = np.arange(n, dtype=np.uint64)[None, :]
+    x = ((i << np.uint64(16)) | j) ^ np.uint64(fmix32(seed & _M32))
+    m32 = np.uint64(_M32)
+    x ^= x >> np.uint64(16)
+    x = (x * np.uint64(_FMIX[0])) & m32
+    x ^= x >> np.uint64(13)
+    x = (x * np.uint64(_FMIX[1])) & m32
+    x ^= x >> np.uint64(16)
+    x = x.astype(np.int64)
+    x[x == 0] = 1
+    return x
 
 
 def float_format(fmt, bias: int = 0) -> FloatFormat:
@@ -72,15 +108,6 @@ class MatrixResult:
     macs: int
 
 
-def _rand_words(seed: int, count: int) -> list[int]:
-    lfsr = LfsrModel(32, 16, seed=seed)
-    out = []
-    for _ in range(count):
-        out.append(lfsr.state)
-        lfsr.advance()
-    return out
-
-
 def _gemm_fast(a, fmt_a, b, fmt_b, c, fmt_c, mode, seed):
     """The same bits as the scalar model, with numpy, when it is valid: every product exact in
     FP32 (always for CFloat8; for BF16 unless a product leaves FP32's range), every value finite.
@@ -91,7 +118,8 @@ def _gemm_fast(a, fmt_a, b, fmt_b, c, fmt_c, mode, seed):
     if not (np.isfinite(a64).all() and np.isfinite(b64).all()):
         return None
     prods = a64[:, :, None] * b64[None, :, :]  # M x K x N, exact in float64
-    p32 = prods.astype(np.float32)
+    with np.errstate(over="ignore"):
+        p32 = prods.astype(np.float32)
     if not np.array_equal(p32.astype(np.float64), prods):
         return None
     if c is None:
@@ -107,7 +135,7 @@ def _gemm_fast(a, fmt_a, b, fmt_b, c, fmt_c, mode, seed):
     if fmt_c is FP32:
         return bits.astype(np.int64).tolist()
     rmode = _MODES[RoundMode(mode)]
-    rand = np.asarray(_rand_words(seed, bits.size), dtype=np.int64).reshape(bits.shape)
+    rand = sr_words(seed, *bits.shape)
     codes, _ = convert_f32_array(bits, fmt_c, rmode, rand if rmode is RoundingMode.STOCHASTIC else None)
     return codes.astype(np.int64).tolist()
 
@@ -136,7 +164,6 @@ def gemm(
         if fast is not None:
             return MatrixResult(fast, -1, m_ * n_ * k_)
     rmode = _MODES[RoundMode(mode)]
-    lfsr = LfsrModel(32, 16, seed=seed)
     flags = 0
     out = []
     for i in range(m_):
@@ -154,10 +181,9 @@ def gemm(
             if fmt_c is FP32:
                 r = acc
             else:
-                rand = lfsr.state
-                r, f = convert(acc, FP32, fmt_c, rmode, rand if rmode is RoundingMode.STOCHASTIC else 0)
+                rand = sr_word(seed, i, j) if rmode is RoundingMode.STOCHASTIC else 0
+                r, f = convert(acc, FP32, fmt_c, rmode, rand)
                 flags |= f
-                lfsr.advance()
             row.append(r)
         out.append(row)
     return MatrixResult(out, flags, m_ * n_ * k_)
@@ -230,7 +256,10 @@ class MatrixModel:
         a = _read_matrix(mem, a_, d["m"], d["k"])
         b = _read_matrix(mem, b_, d["k"], d["n"])
         c = _read_matrix(mem, c_, d["m"], d["n"]) if d["accumulate"] else None
-        res = gemm(a, fa, b, fb, c, fc, d["round"], d["seed"], flags=flags)
+        mode = d["round"]
+        if mode == RoundMode.STOCHASTIC and not self.cfg.node.fpu.stochastic_rounding:
+            mode = RoundMode.RNE  # as the FPU's Convert without stochastic rounding
+        res = gemm(a, fa, b, fb, c, fc, mode, d["seed"], flags=flags)
         _write_matrix(mem, c_, res.c)
         if flags:
             self.flags |= res.flags

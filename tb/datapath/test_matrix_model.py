@@ -10,8 +10,16 @@ import pytest
 from tatami.config import preset
 from tatami.hw.datapath.descriptors import MATRIX_CODEC
 from tatami.hw.fpu.layouts import FpFormat, RoundMode
-from tatami.sim.datapath.matrix import ByteMemory, MatrixModel, float_format, gemm
-from tatami.sim.numerics import BF16, FP32, convert_f32_array, decode_array, f32_to_bf16, mac_widening
+from tatami.sim.datapath.matrix import ByteMemory, MatrixModel, float_format, fmix32, gemm, sr_word, sr_words
+from tatami.sim.numerics import (
+    BF16,
+    FP32,
+    RoundingMode,
+    convert_f32_array,
+    decode_array,
+    f32_to_bf16,
+    mac_widening,
+)
 
 
 def rand_codes(rng, fmt, rows, cols, lo=None, hi=None):
@@ -131,6 +139,30 @@ def test_stochastic_output_is_seeded():
     one = gemm(a, BF16, b, BF16, None, BF16, RoundMode.STOCHASTIC, seed=5).c
     assert one == gemm(a, BF16, b, BF16, None, BF16, RoundMode.STOCHASTIC, seed=5).c
     assert one != gemm(a, BF16, b, BF16, None, BF16, RoundMode.STOCHASTIC, seed=6).c
+
+
+def test_stochastic_word_is_a_function_of_seed_and_position():
+    """The word of C[i][j] does not depend on which elements are converted before it (so on the
+    order the hardware finishes tiles in): a sub-block of C gets the words of its positions."""
+    rng = random.Random(9)
+    a, b = rand_codes(rng, BF16, 6, 5), rand_codes(rng, BF16, 5, 7)
+    f32 = gemm(a, BF16, b, BF16).c
+    out = gemm(a, BF16, b, BF16, None, BF16, RoundMode.STOCHASTIC, seed=77).c
+    rand = np.array([[sr_word(77, i, j) for j in range(7)] for i in range(6)], dtype=np.int64)
+    codes, _ = convert_f32_array(np.array(f32, dtype=np.uint32), BF16, RoundingMode.STOCHASTIC, rand)
+    assert codes.tolist() == out
+    assert (sr_words(77, 6, 7) == rand).all()
+    # fmix32 test vectors (MurmurHash3's finaliser) and the zero substitute.
+    assert fmix32(0) == 0 and fmix32(1) == 0x514E28B7
+    assert sr_word(0, 0, 0) == 1
+
+
+def test_stochastic_words_are_uniform():
+    """The rounder's 16 bits of the words of a 128 x 128 C: each bit set about half the time."""
+    w = sr_words(12345, 128, 128) & 0xFFFF
+    for bit in range(16):
+        assert abs(((w >> bit) & 1).mean() - 0.5) < 0.02, bit
+    assert len(np.unique(w)) > 0.7 * w.size
 
 
 def test_rejects_bad_config():
