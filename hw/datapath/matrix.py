@@ -294,20 +294,18 @@ class MatrixUnit(wiring.Component):
         c_req_byte = c_load_pos(ia - na_op, "cld_req")
         c_resp_byte = c_load_pos(ra - na_op, "cld_resp")
         can_load = ld_active & ~full.bit_select(ld_buf, 1)
-        m.d.comb += [
-            self.a.req.valid.eq(can_load & (ia < na)),
-            self.a.req.payload.addr.eq(Mux(ia < na_op, a_word, c_req_byte >> wshift)),
-            self.a.req.payload.write.eq(0),
-            self.b.req.valid.eq(can_load & (ib < nb)),
-            self.b.req.payload.addr.eq(b_word),
-            self.b.req.payload.write.eq(0),
-            self.a.resp.ready.eq(1),
-            self.b.resp.ready.eq(1),
-        ]
-        with m.If(self.a.req.valid & self.a.req.ready):
-            m.d.sync += ia.eq(ia + 1)
-        with m.If(self.b.req.valid & self.b.req.ready):
-            m.d.sync += ib.eq(ib + 1)
+        # Requests leave from a register (the address arithmetic stays out of the SRAM's
+        # arbitration path); a request is made while the register is free or being emptied.
+        for port, idx, count, addr in [
+            (self.a, ia, na, Mux(ia < na_op, a_word, c_req_byte >> wshift)),
+            (self.b, ib, nb, b_word),
+        ]:
+            want = can_load & (idx < count)
+            with m.If(~port.req.valid | port.req.ready):
+                m.d.sync += [port.req.valid.eq(want), port.req.payload.addr.eq(addr)]
+                with m.If(want):
+                    m.d.sync += idx.eq(idx + 1)
+            m.d.comb += [port.req.payload.write.eq(0), port.resp.ready.eq(1)]
         c_in = Signal(32 * tn_)
         m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_byte[:wshift] * 8), "cld"))
 
