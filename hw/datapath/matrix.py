@@ -238,17 +238,14 @@ class MatrixUnit(wiring.Component):
         ld_row0 = Signal(16)
         ld_col0 = Signal(16)
         # Requests per group: K-contiguous, one line per row of A / column of B; outer-contiguous,
-        # two words per K-value (the block's span of rows / columns crosses at most one boundary).
+        # one or two words per K-value (the block's span of rows / columns crosses at most one
+        # word boundary).
         n_om = 2 * w16
-        na_op = Mux(om_a, n_om, rows_a)
-        nb = Mux(om_b, n_om, cols_b)
         na_max = max(rows_a, n_om) + c_rows
         ia = Signal(range(na_max + 1))
         ib = Signal(range(max(cols_b, n_om) + 1))
         ra = Signal(range(na_max + 1))
         rb = Signal(range(max(cols_b, n_om) + 1))
-        with_c = d.accumulate & (ld_g == 0)
-        na = na_op + Mux(with_c, c_rows, 0)
 
         def c_load_pos(index, name):
             """Byte address of C read number ``index`` of a block (tile by tile, row by row)."""
@@ -268,25 +265,31 @@ class MatrixUnit(wiring.Component):
             return byte
 
         def outer_rows(op, fmt, o0, span_max, o_dim, k_stride, name):
-            """Outer-contiguous operand: the word of request ``q`` (K-value ``ld_k0 + q // 2``,
-            clamped to K - 1; the second word only when the span crosses a boundary) and the byte
-            offset of outer index ``o0`` in its word."""
+            """Outer-contiguous operand: the word of request ``q`` (K-value ``ld_k0 + q``, or
+            ``ld_k0 + q // 2`` and the next word too when the span crosses a word boundary: ``two``;
+            clamped to K - 1), the byte offset of outer index ``o0`` in its word, ``two`` and the
+            request count."""
             s = esize(fmt)
             off = Signal(wshift, name=f"{name}_off")
             m.d.comb += off.eq(op.addr + o0 * s)
             left = o_dim - o0
             span = Mux(left >= span_max, span_max, left) * s
-            need2 = off + span > wbytes
+            two = Signal(name=f"{name}_two")
+            m.d.comb += two.eq(off + span > wbytes)
 
             def word(q):
-                kk = ld_k0 + (q >> 1)
+                kk = ld_k0 + Mux(two, q >> 1, q)
                 kkc = Mux(kk >= d.k, d.k - 1, kk)
-                return ((op.addr + kkc * k_stride + o0 * s) >> wshift) + (q[0] & need2)
+                return ((op.addr + kkc * k_stride + o0 * s) >> wshift) + (q[0] & two)
 
-            return word, off
+            return word, off, two, Mux(two, n_om, w16)
 
-        a_om_word, a_off = outer_rows(d.a, fa, ld_row0, rows_a, d.m, d.a.col_stride, "a_om")
-        b_om_word, b_off = outer_rows(d.b, fb, ld_col0, cols_b, d.n, d.b.row_stride, "b_om")
+        a_om_word, a_off, a_two, a_om_n = outer_rows(d.a, fa, ld_row0, rows_a, d.m, d.a.col_stride, "a_om")
+        b_om_word, b_off, b_two, b_om_n = outer_rows(d.b, fb, ld_col0, cols_b, d.n, d.b.row_stride, "b_om")
+        na_op = Mux(om_a, a_om_n, rows_a)
+        nb = Mux(om_b, b_om_n, cols_b)
+        with_c = d.accumulate & (ld_g == 0)
+        na = na_op + Mux(with_c, c_rows, 0)
         a_row_byte = d.a.addr + (ld_row0 + ia) * d.a.row_stride
         b_col_byte = d.b.addr + (ld_col0 + ib) * d.b.col_stride
         a_word = Mux(om_a, a_om_word(ia), (a_row_byte >> wshift) + Mux(cf8_a, ld_g >> 1, ld_g))
@@ -309,18 +312,18 @@ class MatrixUnit(wiring.Component):
         c_in = Signal(32 * tn_)
         m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_byte[:wshift] * 8), "cld"))
 
-        def take_lines(port, r, om, cf8, off, bufs, lines, name):
+        def take_lines(port, r, om, cf8, off, two, count, bufs, lines, name):
             """A response: a whole line (K-contiguous), or the first / second word of a K-value
             whose elements are shifted into the top of every line (outer-contiguous: after a group,
             BF16 K-value ``kk`` is element ``kk`` of the line, CFloat8 byte ``w16 + kk``)."""
             data_ = port.resp.payload.data
             first_word = Signal(wbits, name=f"{name}_w0")
             window = Signal(2 * wbits, name=f"{name}_window")
-            m.d.comb += window.eq(Cat(first_word, data_) >> (off * 8))
+            m.d.comb += window.eq(Cat(Mux(two, first_word, data_), data_) >> (off * 8))
             with m.If(om):
-                with m.If(~r[0]):
+                with m.If(two & ~r[0]):
                     m.d.sync += first_word.eq(data_)
-                with m.Elif(r < n_om):
+                with m.Elif(r < count):
                     for x in range(2):
                         with m.If(ld_buf == x):
                             for line, buf in enumerate(bufs[x][:lines]):
@@ -335,14 +338,14 @@ class MatrixUnit(wiring.Component):
 
         with m.If(self.a.resp.valid):
             m.d.sync += ra.eq(ra + 1)
-            take_lines(self.a, ra, om_a, cf8_a, a_off, abuf, rows_a, "ald")
+            take_lines(self.a, ra, om_a, cf8_a, a_off, a_two, a_om_n, abuf, rows_a, "ald")
             for x in range(2):
                 for r in range(c_rows):
                     with m.If((ld_buf == x) & (ra == na_op + r)):
                         m.d.sync += cbuf[x][r].eq(c_in)
         with m.If(self.b.resp.valid):
             m.d.sync += rb.eq(rb + 1)
-            take_lines(self.b, rb, om_b, cf8_b, b_off, bbuf, cols_b, "bld")
+            take_lines(self.b, rb, om_b, cf8_b, b_off, b_two, b_om_n, bbuf, cols_b, "bld")
         ld_last_g = ld_k0 + w16 >= d.k
         ld_last_n = ld_col0 + cols_b >= d.n
         ld_last_m = ld_row0 + rows_a >= d.m
