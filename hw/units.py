@@ -163,7 +163,7 @@ UNITS: dict[str, Unit] = {
         Unit("gemm_node", "matrix unit on the banked ECC SRAM (GEMM test and bench top)", _gemm_node),
         Unit("vector_unit", "vector unit: vlen-bit FP32/BF16/INT ops, reductions, conversions", _vector_unit),
         Unit("core", "scalar core: RV32IM + Zicsr, M mode, node.core.threads threads", _core),
-        Unit("core_tile", "scalar core + its SRAM model + example custom unit", _core_tile),
+        Unit("core_tile", "scalar core on the node SRAM (banked, ECC) + example custom unit", _core_tile),
         Unit("traffic_generator", "per-node synthetic traffic source (BookSim patterns)", _traffic_generator),
         Unit("traffic_checker", "per-node traffic checker (loss, duplicates, corruption)", _traffic_checker),
         Unit("noc_tester", "mesh + generators + checkers + control registers", _noc_tester),

@@ -1,11 +1,16 @@
-"""``CoreTile``: the scalar core with its own SRAM model and the example custom unit, the test and
-``tatami run`` top until the node's banked SRAM exists.
+"""``CoreTile``: the scalar core on the node's banked ECC SRAM, with the example custom unit: the
+test, ``tatami run`` and ``tatami bench core`` top.
 
-The SRAM is ``cfg.node.sram.size_bytes`` of 32-bit words at ``cfg.node.core.reset_pc`` with two
-ports: instruction fetch (read) and data (read/write, byte mask). Each port accepts one request
-per cycle unless its ``*_stall`` input is high, and answers the next cycle. A host port writes
-and reads words while the core is stopped (program loading, result read-back); it has priority
-over the core's data port.
+The core's ``ibus`` and ``dbus`` share the SRAM's ``core`` port through a
+:class:`~tatami.hw.mem.core_port.CoreMemPort` (round-robin arbitration, word and slot selection,
+read-modify-write of stores, ECC errors as access faults). The SRAM is
+:class:`~tatami.hw.mem.sram.Sram` for ``cfg`` (``cfg.node.sram``: banks, word width, SECDED per
+64-bit lane) at ``cfg.node.core.reset_pc``. A host bus (``host``, the same 32-bit
+``MemBusSignature``, through a second adapter on the SRAM's ``net_wr`` port, where the network
+interface's writes will come from) loads programs and reads results, also while the core runs.
+The datapath and ``net_rd`` ports are idle. ``ibus_stall`` / ``dbus_stall`` refuse the core's
+requests (random back-pressure in tests); ``inject`` and the ECC counters are the SRAM's test hook
+and status.
 
 For fast co-simulation (``trace_depth > 0``) the tile also keeps a **retire log**: every retire
 record is written to a ``trace_depth``-entry memory (``retire_log``, index = record number mod
@@ -18,22 +23,24 @@ testbench driving the stall inputs every cycle).
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Shape, Signal
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from tatami.config import TatamiConfig
+from tatami.hw.mem.core_port import CoreMemPort
+from tatami.hw.mem.ports import inject_layout
+from tatami.hw.mem.sram import Sram
 
 from .accumulator import Accumulator
-from .bus import RetireRecord, ValidSignature
+from .bus import MemBusSignature, RetireRecord, ValidSignature
 from .core import Core
 
 __all__ = ["CoreTile"]
 
 
 class CoreTile(wiring.Component):
-    """Core + SRAM + example accumulator unit.
+    """Core + node SRAM + example accumulator unit.
 
     Parameters
     ----------
@@ -57,13 +64,13 @@ class CoreTile(wiring.Component):
         The core's retire trace.
     ibus_stall, dbus_stall : In(1)
         Refuse the core's fetch / data request this cycle (random back-pressure in tests).
-    host_we : In(1)
-        Write ``host_wdata`` to the SRAM word at byte offset ``host_addr``.
-    host_addr : In(32)
-        Byte offset into the SRAM (bits 1..0 ignored).
-    host_wdata : In(32)
-    host_rdata : Out(32)
-        The word at ``host_addr`` of the previous cycle.
+    host : In(MemBusSignature())
+        Host access to the SRAM (byte addresses as the core sees them; ``err`` outside the SRAM
+        or on an uncorrectable word).
+    inject : In(stream.Signature(inject_layout(cfg)))
+        The SRAM's error-injection hook (tie ``valid`` low outside tests).
+    ecc_corrected, ecc_detected : Out(32)
+        The SRAM's counters of reads with a corrected / uncorrectable lane.
     retire_count : Out(32)
         Records written to the retire log (only with ``trace_depth``).
     stall_rate : In(8)
@@ -73,12 +80,12 @@ class CoreTile(wiring.Component):
     """
 
     def __init__(self, cfg: TatamiConfig, *, cx_latency: int = 2, trace_depth: int = 0):
+        if not isinstance(cfg, TatamiConfig):
+            raise TypeError(f"CoreTile takes a TatamiConfig, not {cfg!r}")
         self.cfg = cfg
         self.cx_latency = cx_latency
         self.trace_depth = trace_depth
         n = cfg.node.core.threads
-        if cfg.node.sram.size_bytes % 4:
-            raise ValueError(f"SRAM size {cfg.node.sram.size_bytes} is not a whole number of words")
         if trace_depth < 0 or trace_depth & (trace_depth - 1):
             raise ValueError(f"trace_depth must be 0 or a power of two, not {trace_depth}")
         extra = {}
@@ -98,19 +105,16 @@ class CoreTile(wiring.Component):
                 "retire": Out(ValidSignature(RetireRecord)),
                 "ibus_stall": In(1),
                 "dbus_stall": In(1),
-                "host_we": In(1),
-                "host_addr": In(32),
-                "host_wdata": In(32),
-                "host_rdata": Out(32),
+                "host": In(MemBusSignature()),
+                "inject": In(stream.Signature(inject_layout(cfg))),
+                "ecc_corrected": Out(32),
+                "ecc_detected": Out(32),
             }
         )
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        words = cfg.node.sram.size_bytes // 4
-        abits = max(ceil_log2(words), 1)
-        base = cfg.node.core.reset_pc
         m.submodules.core = core = Core(cfg)
         m.submodules.acc = acc = Accumulator(cfg.node.core.threads, self.cx_latency)
         wiring.connect(m, core.cx, acc.cx)
@@ -122,45 +126,27 @@ class CoreTile(wiring.Component):
             self.retire.payload.eq(core.retire.payload),
         ]
 
-        m.submodules.sram = sram = Memory(shape=32, depth=words, init=[])
-        iport, dport, hport = sram.read_port(), sram.read_port(), sram.read_port()
-        wport = sram.write_port(granularity=8)
+        m.submodules.sram = sram = Sram(cfg)
+        m.submodules.port = port = CoreMemPort(cfg, names=("ibus", "dbus"))
+        m.submodules.host_port = host_port = CoreMemPort(cfg, names=("host",))
+        wiring.connect(m, port.sram, sram.core)
+        wiring.connect(m, host_port.sram, sram.net_wr)
+        wiring.connect(m, wiring.flipped(self.host), host_port.host)
+        wiring.connect(m, wiring.flipped(self.inject), sram.inject)
+        m.d.comb += [self.ecc_corrected.eq(sram.ecc_corrected), self.ecc_detected.eq(sram.ecc_detected)]
 
-        def index(addr):
-            return (addr - base)[2 : 2 + abits]
-
-        # instruction port
-        ib = core.ibus
-        m.d.comb += [ib.req.ready.eq(~self.ibus_stall), iport.addr.eq(index(ib.req.payload.addr))]
-        m.d.sync += ib.resp.valid.eq(ib.req.valid & ib.req.ready)
-        m.d.comb += [ib.resp.payload.rdata.eq(iport.data), ib.resp.payload.err.eq(0)]
-
-        # data port (the host port wins)
-        db = core.dbus
-        accept = db.req.valid & db.req.ready
-        m.d.comb += [
-            db.req.ready.eq(~self.dbus_stall & ~self.host_we),
-            dport.addr.eq(index(db.req.payload.addr)),
-        ]
-        m.d.sync += db.resp.valid.eq(accept)
-        m.d.comb += [db.resp.payload.rdata.eq(dport.data), db.resp.payload.err.eq(0)]
-        with m.If(self.host_we):
-            m.d.comb += [
-                wport.addr.eq(self.host_addr[2 : 2 + abits]),
-                wport.data.eq(self.host_wdata),
-                wport.en.eq(0xF),
-            ]
-        with m.Else():
-            m.d.comb += [
-                wport.addr.eq(index(db.req.payload.addr)),
-                wport.data.eq(db.req.payload.wdata),
-                wport.en.eq(db.req.payload.mask & (accept & db.req.payload.we).replicate(4)),
-            ]
-        m.d.comb += [hport.addr.eq(self.host_addr[2 : 2 + abits]), self.host_rdata.eq(hport.data)]
-
-        if self.trace_depth:  # (replaces the ready assignments above)
+        ibus_stall, dbus_stall = self.ibus_stall, self.dbus_stall
+        if self.trace_depth:
             ibus_stall, dbus_stall = self._trace(m, core)
-            m.d.comb += [ib.req.ready.eq(~ibus_stall), db.req.ready.eq(~dbus_stall & ~self.host_we)]
+        # the core's buses, through the stall hooks (a stalled request is not offered to the port)
+        for bus, theirs, stall in ((core.ibus, port.ibus, ibus_stall), (core.dbus, port.dbus, dbus_stall)):
+            m.d.comb += [
+                theirs.req.valid.eq(bus.req.valid & ~stall),
+                theirs.req.payload.eq(bus.req.payload),
+                bus.req.ready.eq(theirs.req.ready & ~stall),
+                bus.resp.valid.eq(theirs.resp.valid),
+                bus.resp.payload.eq(theirs.resp.payload),
+            ]
         return m
 
     def _trace(self, m, core):

@@ -154,44 +154,34 @@ class CoreMemPort(wiring.Component):
         full_lane = (lane_bits == 32) & (g.mask == 0xF)
         rmw = g.we & ~full_lane & ~oob
 
+        # Every combinational output below is a plain expression (no ``If``): Yosys writes those
+        # as continuous assignments, which Icarus evaluates from time zero (see
+        # tatami.hw.common.select).
         req = self.sram.req
-        tag = Signal(tag_layout)
+        kind = Mux(wr_valid, _Kind.DROP.value, Mux(rmw, _Kind.RMW.value, _Kind.RESP.value))
         m.d.comb += [
             req.valid.eq(tags.w_rdy & (wr_valid | arb.valid)),
+            req.payload.addr.eq(Mux(wr_valid, wr_word, Mux(oob, 0, word))),
+            req.payload.write.eq(wr_valid | (g.we & full_lane & ~oob)),
+            req.payload.lanes.eq(Mux(wr_valid, 1 << wr_lane, Mux(g.we, 1 << lane, 0))),
+            req.payload.data.eq(
+                Mux(wr_valid, wr_data.replicate(lanes), g.wdata.replicate(s.word_bits // 32))
+            ),
             tags.w_en.eq(req.valid & req.ready),
-            tags.w_data.eq(tag.as_value()),
+            tags.w_data.eq(Cat(arb.grant_index, kind[:2], slot, oob & ~wr_valid)),
         ]
-        with m.If(wr_valid):
-            m.d.comb += [
-                req.payload.addr.eq(wr_word),
-                req.payload.write.eq(1),
-                req.payload.lanes.eq(1 << wr_lane),
-                req.payload.data.eq(wr_data.replicate(lanes)),
-                tag.kind.eq(_Kind.DROP),
+        with m.If(wr_valid & req.ready & tags.w_rdy):
+            m.d.sync += [wr_valid.eq(0), busy.eq(0), ack.eq(1)]
+        with m.If(~wr_valid & arb.advance & rmw):
+            m.d.sync += [
+                busy.eq(1),
+                rmw_who.eq(arb.grant_index),
+                rmw_slot.eq(offset[2:lane_shift] if lane_shift > 2 else 0),
+                rmw_mask.eq(g.mask),
+                rmw_wdata.eq(g.wdata),
+                wr_lane.eq(lane),
+                wr_word.eq(word),
             ]
-            with m.If(req.ready & tags.w_rdy):
-                m.d.sync += [wr_valid.eq(0), busy.eq(0), ack.eq(1)]
-        with m.Else():
-            m.d.comb += [
-                req.payload.addr.eq(Mux(oob, 0, word)),
-                req.payload.write.eq(g.we & full_lane & ~oob),
-                req.payload.lanes.eq(Mux(g.we, 1 << lane, 0)),
-                req.payload.data.eq(g.wdata.replicate(s.word_bits // 32)),
-                tag.who.eq(arb.grant_index),
-                tag.kind.eq(Mux(rmw, _Kind.RMW, _Kind.RESP)),
-                tag.slot.eq(slot),
-                tag.oob.eq(oob),
-            ]
-            with m.If(arb.advance & rmw):
-                m.d.sync += [
-                    busy.eq(1),
-                    rmw_who.eq(arb.grant_index),
-                    rmw_slot.eq(offset[2:lane_shift] if lane_shift > 2 else 0),
-                    rmw_mask.eq(g.mask),
-                    rmw_wdata.eq(g.wdata),
-                    wr_lane.eq(lane),
-                    wr_word.eq(word),
-                ]
         for i, b in enumerate(buses):
             m.d.comb += b.req.ready.eq(arb.grant[i] & req.ready & tags.w_rdy & ~wr_valid)
         with m.If(ack):
@@ -205,10 +195,14 @@ class CoreMemPort(wiring.Component):
         rdata = resp.payload.data.word_select(head.slot, 32) if slot_bits else resp.payload.data[:32]
         answer = resp.valid & ((head.kind == _Kind.RESP) | ((head.kind == _Kind.RMW) & err))
         for i, b in enumerate(buses):
-            with m.If(answer & (head.who == i)):
-                m.d.comb += [b.resp.valid.eq(1), b.resp.payload.rdata.eq(rdata), b.resp.payload.err.eq(err)]
-            with m.Elif(ack & (rmw_who == i)):
-                m.d.comb += b.resp.valid.eq(1)
+            mine = answer & (head.who == i)
+            m.d.comb += [
+                b.resp.valid.eq(mine | (ack & (rmw_who == i))),
+                b.resp.payload.rdata.eq(Mux(mine, rdata, 0)),
+                b.resp.payload.err.eq(mine & err),
+            ]
+        mask = Signal(lane_bits // 8)
+        m.d.comb += mask.eq(rmw_mask << (4 * rmw_slot) if lane_bits > 32 else rmw_mask)
 
         # the read of a read-modify-write: merge the store into the lane, then write it
         with m.If(resp.valid & (head.kind == _Kind.RMW)):
@@ -217,8 +211,6 @@ class CoreMemPort(wiring.Component):
             with m.Else():
                 old = resp.payload.data.word_select(wr_lane, lane_bits) if lanes > 1 else resp.payload.data
                 new = rmw_wdata.replicate(lane_bits // 32)
-                mask = Signal(lane_bits // 8)
-                m.d.comb += mask.eq(rmw_mask << (4 * rmw_slot) if lane_bits > 32 else rmw_mask)
                 merged = Cat(
                     *[
                         Mux(mask[k], new[8 * k : 8 * k + 8], old[8 * k : 8 * k + 8])

@@ -19,9 +19,11 @@ import random
 from amaranth.lib import data
 
 from tatami.hw.common.codec import Codec
-from tatami.hw.core.bus import RetireRecord
+from tatami.hw.core.bus import MemRequest, MemResponse, RetireRecord
+from tatami.hw.mem.ports import inject_layout
 from tatami.isa import Opcode
 from tatami.sim.core.model import MEI, MSI, MTI, TIMING_CSRS, AccumulatorModel, CoreModel, Retire
+from tatami.sim.mem.ecc import WordCode
 
 __all__ = [
     "Mismatch",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 _CODEC = Codec(data.Layout.cast(RetireRecord))
+_MEM_REQ = Codec(data.Layout.cast(MemRequest))
+_MEM_RESP = Codec(data.Layout.cast(MemResponse))
 CLOCK_NS = 10
 
 
@@ -107,13 +111,16 @@ class TileDriver:
         self.on_retire = []
         self.ignore_threads: set[int] = set()
         self.irq = {"irq_soft": 0, "irq_timer": 0, "irq_ext": 0}
+        self.host_responses: list[tuple[int, int]] = []  # (rdata, err) of the host bus, in order
+        s = cfg.node.sram
+        self.sram = s
+        self.word_code = WordCode(s.word_bits, ecc=s.ecc)
         for name in (
             "start",
             "stop",
             "start_pc",
-            "host_we",
-            "host_addr",
-            "host_wdata",
+            "host__req__valid",
+            "inject__valid",
             "ibus_stall",
             "dbus_stall",
         ):
@@ -144,6 +151,9 @@ class TileDriver:
         dut = self.dut
         await FallingEdge(dut.clk)
         self.cycle += 1
+        if dut.host__resp__valid.value:
+            r = _MEM_RESP.unpack(int(dut.host__resp__payload.value))
+            self.host_responses.append((r["rdata"], r["err"]))
         if dut.retire__valid.value:
             raw = dut.retire__payload.value
             if not raw.is_resolvable:
@@ -186,14 +196,42 @@ class TileDriver:
         return "\n".join(lines)
 
     # ----- host operations -----------------------------------------------------------------
-    async def write_words(self, addr: int, words):
+    async def _host_request(self, addr: int, wdata: int, we: bool) -> None:
+        """Offer one request on the host bus and return once it has been accepted."""
+        from cocotb.triggers import Timer
+
         dut = self.dut
-        dut.host_we.value = 1
-        for i, w in enumerate(words):
-            dut.host_addr.value = addr - self.base + 4 * i
-            dut.host_wdata.value = w
+        dut.host__req__payload.value = _MEM_REQ.pack(
+            {"addr": addr, "wdata": wdata, "mask": 0xF, "we": int(we)}
+        )
+        dut.host__req__valid.value = 1
+        await Timer(1, "ns")  # let the request settle: ready now tells whether the next edge takes it
+        while not dut.host__req__ready.value:
             await self.tick()
-        dut.host_we.value = 0
+        await self.tick()
+        dut.host__req__valid.value = 0
+
+    async def _host_responses(self, count: int, what: str) -> list[tuple[int, int]]:
+        for _ in range(1000):
+            if len(self.host_responses) >= count:
+                break
+            await self.tick()
+        got, self.host_responses = self.host_responses[:count], self.host_responses[count:]
+        if len(got) < count:
+            raise Mismatch(f"host {what}: {len(got)} of {count} responses within 1000 cycles")
+        bad = [i for i, (_, err) in enumerate(got) if err]
+        if bad:
+            raise Mismatch(f"host {what}: error response for word {bad[0]}")
+        return got
+
+    async def write_words(self, addr: int, words):
+        """Write 32-bit words from byte address ``addr`` through the host bus (one read-modify-write
+        each)."""
+        self.host_responses.clear()
+        words = list(words)
+        for i, w in enumerate(words):
+            await self._host_request(addr + 4 * i, w, True)
+        await self._host_responses(len(words), f"write at {addr:#x}")
 
     async def load(self, segments, *, fill_to: int | None = None):
         """Write ``(address, bytes)`` segments into the SRAM (and the model's)."""
@@ -209,15 +247,31 @@ class TileDriver:
             if self.model is not None:
                 self.model.write(addr, blob)
 
-    def poke_words(self, addr: int, words) -> bool:
-        """Write words straight into the SRAM array through the simulator (no clock cycles);
-        False when the simulator does not expose the array (then use :meth:`write_words`).
-        The writes take effect at the end of the current time step."""
+    def poke_words(self, words: dict[int, int]) -> bool:
+        """Write 32-bit words (``{byte address: word}``) straight into the SRAM banks through the
+        simulator (no clock cycles), ECC encoded; the other words sharing an SRAM word keep their
+        contents. False when the simulator does not expose the banks (then use
+        :meth:`write_words`). The writes take effect at the end of the current time step, so give
+        all the words of one time step in one call."""
+        s = self.sram
+        per = s.word_bytes // 4
+        rows: dict[int, dict[int, int]] = {}
+        for a, w in words.items():
+            off = (a - self.base) // 4
+            rows.setdefault(off // per, {})[off % per] = w
         try:
-            mem = self.dut.sram
-            first = (addr - self.base) // 4
-            for i, w in enumerate(words):
-                mem[first + i].value = w
+            sram = self.dut.sram
+            for index, slots in rows.items():
+                handle = getattr(sram, f"bank{index % s.banks}")[index // s.banks]
+                old = 0
+                if len(slots) < per:
+                    try:
+                        old = self.word_code.decode(int(handle.value))[0]
+                    except ValueError:  # never written: X
+                        old = 0
+                for k, w in slots.items():
+                    old = old & ~(0xFFFF_FFFF << 32 * k) | w << 32 * k
+                handle.value = self.word_code.encode(old)
         except (AttributeError, IndexError, TypeError, NotImplementedError):
             return False
         return True
@@ -225,22 +279,46 @@ class TileDriver:
     async def load_fast(self, segments) -> None:
         """:meth:`load` through :meth:`poke_words` where the simulator allows it (the golden
         model is not written: use it for precomputed traces)."""
+        words = {}
         for addr, blob in segments:
-            words = _words(addr, blob)
-            self.backdoor = self.poke_words(words[0], words[1])
-            if not self.backdoor:
-                await self.write_words(*words)
+            first, ws = _words(addr, blob)
+            words.update({first + 4 * i: w for i, w in enumerate(ws)})
+        self.backdoor = self.poke_words(words)
+        if not self.backdoor:
+            for addr, blob in segments:
+                await self.write_words(*_words(addr, blob))
 
     async def read_words(self, addr: int, count: int) -> list[int]:
+        """Read ``count`` 32-bit words from byte address ``addr`` through the host bus."""
+        self.host_responses.clear()
+        for i in range(count):
+            await self._host_request(addr + 4 * i, 0, False)
+        return [r for r, _ in await self._host_responses(count, f"read at {addr:#x}")]
+
+    async def inject(self, addr: int, flips) -> None:
+        """Flip stored bits of the SRAM word holding byte address ``addr`` through the SRAM's
+        injection hook: its current data (read through the host bus) is rewritten with the bits
+        ``flips`` (stored-bit indexes, :func:`tatami.hw.mem.ports.inject_layout`) inverted."""
+        from cocotb.triggers import Timer
+
+        s = self.sram
+        per = s.word_bytes // 4
+        first = addr - (addr - self.base) % s.word_bytes
+        words = await self.read_words(first, per)
+        value = sum(w << 32 * i for i, w in enumerate(words))
+        codec = Codec(inject_layout(self.cfg))
+        flip = sum(1 << b for b in flips)
         dut = self.dut
-        out = []
-        for i in range(count + 1):
-            if i < count:
-                dut.host_addr.value = addr - self.base + 4 * i
+        dut.inject__payload.value = codec.pack(
+            {"addr": (first - self.base) // s.word_bytes, "data": value, "flip": flip}
+        )
+        dut.inject__valid.value = 1
+        await Timer(1, "ns")
+        while not dut.inject__ready.value:
             await self.tick()
-            if i:
-                out.append(int(dut.host_rdata.value))
-        return out
+        await self.tick()
+        dut.inject__valid.value = 0
+        await self.tick()
 
     async def start(self, thread: int, pc: int):
         self.dut.start_pc.value = pc
