@@ -84,7 +84,7 @@ def vector_latency(cfg: TatamiConfig) -> int:
     longest path, the ``vredsum`` tree (``log2(vlen / 16)`` adders deep, then one rounding)."""
     fpu = cfg.node.fpu
     levels = (cfg.node.vector.vlen_bits // 16).bit_length() - 1
-    return max(fpu.fma_stages, levels * fpu.add_stages + 1, fpu.add_stages, 1)
+    return max(fpu.fma_stages, levels * fpu.add_stages + 1, fpu.convert_stages, 1)
 
 
 def vector_result_layout(cfg: TatamiConfig) -> data.StructLayout:
@@ -137,6 +137,14 @@ def _fp_classes(f: FloatLaneFormat, x):
     zero = x[: f.width - 1] == 0
     key = Mux(x[-1], ~x, x | f.sign_bit)  # unsigned order of the values, -0 below +0
     return nan, snan, zero, key
+
+
+def _cfloat_one(vf: VecFormat, bias: int) -> int:
+    """The encoding of 1 in CFloat format ``vf`` with ``bias`` (the golden model's ``_one``)."""
+    from tatami.sim.numerics import FP32, cfloat8_143, cfloat8_152, cfloat16_shp, convert
+
+    fmt = {VecFormat.CF8E4: cfloat8_143, VecFormat.CF8E5: cfloat8_152, VecFormat.CF16: cfloat16_shp}[vf](bias)
+    return convert(0x3F800000, FP32, fmt)[0]
 
 
 def _named(m, value, name):
@@ -200,7 +208,7 @@ class VectorUnit(wiring.Component):
         self.fma_latency = fpu.fma_stages
         self.tree_levels = (self.vlen // 16).bit_length() - 1
         self.red_latency = self.tree_levels * fpu.add_stages + 1
-        self.cvt_latency = fpu.add_stages
+        self.cvt_latency = fpu.convert_stages
         self.cf16 = fpu.cf16
         #: Cycles from an operation's acceptance to its result (advancing cycles).
         self.latency = max(self.fma_latency, self.red_latency, self.cvt_latency, 1)
@@ -343,6 +351,53 @@ class VectorUnit(wiring.Component):
         # vpad: vd[i] = vs1[i] for i < x, else the old vd[i].
         cs = _elements(c, w)
         out[VecOp.VPAD] = (Cat(*[Mux(x > i, xs[i], cs[i]) for i in range(lanes)]), Const(0, 6))
+        return out
+
+    def _cfloat_simple(self, m, vf: VecFormat, a, b, bias):
+        """min, max, relu, compares and ``vredmax`` of a CFloat format (every code finite, sign
+        and magnitude, so the order-preserving key of the IEEE formats without NaN; -0 below +0;
+        no flags). ``vcmplt``/``vcmpeq`` write the format's 1 for the current ``bias`` (saturated
+        when the bias cannot hold 1), from a table of the 64 biases."""
+        w = _width(vf)
+        sign = 1 << (w - 1)
+        name = vf.name.lower()
+        ones = [_cfloat_one(vf, k) for k in range(64)]
+        level = [Const(v, w) for v in ones]  # a balanced tree of constants (continuous assignments)
+        for bit in range(6):
+            level = [Mux(bias[bit], level[i + 1], level[i]) for i in range(0, len(level), 2)]
+        one = _named(m, level[0], f"{name}_one")
+
+        def key(x):
+            return Mux(x[-1], ~x, x | sign)
+
+        def is_zero(x):
+            return x[: w - 1] == 0
+
+        res = {k: [] for k in (VecOp.VMIN, VecOp.VMAX, VecOp.VRELU, VecOp.VCMPLT, VecOp.VCMPEQ)}
+        for i, (x, y) in enumerate(zip(_elements(a, w), _elements(b, w))):
+            kx = _named(m, key(x), f"{name}_kx{i}")
+            ky = _named(m, key(y), f"{name}_ky{i}")
+            lt = _named(m, kx < ky, f"{name}_lt{i}")
+            res[VecOp.VMIN].append(Mux(lt, x, y))
+            res[VecOp.VMAX].append(Mux(lt, y, x))
+            res[VecOp.VRELU].append(Mux(x[-1], Const(0, w), x))
+            both_zero = is_zero(x) & is_zero(y)
+            res[VecOp.VCMPLT].append(Mux(lt & ~both_zero, one, Const(0, w)))
+            res[VecOp.VCMPEQ].append(Mux((x == y) | both_zero, one, Const(0, w)))
+        out = {k: (Cat(*v), Const(0, 6)) for k, v in res.items()}
+        level = _elements(a, w)
+        depth = 0
+        while len(level) > 1:
+            depth += 1
+            level = [
+                _named(
+                    m,
+                    Mux(key(level[i]) < key(level[i + 1]), level[i + 1], level[i]),
+                    f"{name}_redmax{depth}_{i // 2}",
+                )
+                for i in range(0, len(level), 2)
+            ]
+        out[VecOp.VREDMAX] = (Cat(level[0], Const(0, self.vlen - w)), Const(0, 6))
         return out
 
     # -- the unit --------------------------------------------------------------------------------
@@ -553,6 +608,12 @@ class VectorUnit(wiring.Component):
         cands = []  # (condition, result, flags)
         for vf, lf in _FLOAT_LANES.items():
             for k, (r, fl) in self._float_simple(m, lf, p.a, p.b).items():
+                cands.append(((fmt == vf) & (op == k), r, fl))
+        cf_bias = {VecFormat.CF8E4: p.cf8e4_bias, VecFormat.CF8E5: p.cf8e5_bias, VecFormat.CF16: p.cf16_bias}
+        for vf, bias in cf_bias.items():
+            if vf is VecFormat.CF16 and not self.cf16:
+                continue
+            for k, (r, fl) in self._cfloat_simple(m, vf, p.a, p.b, bias).items():
                 cands.append(((fmt == vf) & (op == k), r, fl))
         for vf, w in _INT_WIDTHS.items():
             for k, (r, fl) in self._int_simple(m, w, p.a, p.b, p.c).items():

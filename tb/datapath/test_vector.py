@@ -153,6 +153,18 @@ def test_every_group_in_the_amaranth_simulator():
     compare(ops, [golden(op) for op in ops], _amaranth_run(cfg, ops), "tiny")
 
 
+def test_cfloat_compares_with_cf16_in_the_amaranth_simulator():
+    """min/max/relu/compares/vredmax of CFloat8 (both layouts) and CFloat16 on a ``tiny`` variant
+    with CFloat16, every bias."""
+    from dataclasses import replace
+
+    tiny = preset("tiny")
+    cfg = replace(tiny, node=replace(tiny.node, fpu=replace(tiny.node.fpu, cf16=True)))
+    ops = make_ops(cfg, np.random.default_rng(8), groups(cfg)["cfloat"], 120)
+    golden = Golden(cfg)
+    compare(ops, [golden(op) for op in ops], _amaranth_run(cfg, ops), "tiny + cf16, CFloat")
+
+
 def test_latency_follows_the_config():
     for name, lat in (("tiny", 7), ("fpga-2x2", 7), ("d1", 16)):
         assert vector_latency(preset(name)) == lat

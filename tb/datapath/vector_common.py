@@ -45,6 +45,11 @@ GROUPS = {
     "elementwise": [(o, f) for f in FLOATS for o in FLOAT_OPS] + [(o, f) for f in INTS for o in INT_OPS],
     "reduce": [(o, f) for f in FLOATS + INTS for o in REDUCTIONS],
     "permute": [(o, f) for f in VecFormat for o in PERMUTES],
+    "cfloat": [
+        (o, f)
+        for f in (F.CF8E4, F.CF8E5, F.CF16)
+        for o in (VecOp.VMIN, VecOp.VMAX, VecOp.VRELU, VecOp.VCMPLT, VecOp.VCMPEQ, VecOp.VREDMAX)
+    ],
     "convert": [(VecOp(VecOp.VCVT_F32 + d), s) for s in VecFormat for d in VecFormat],
 }
 
@@ -55,6 +60,7 @@ def groups(cfg) -> dict:
         return GROUPS
     out = dict(GROUPS)
     out["convert"] = [(o, s) for o, s in GROUPS["convert"] if s is not F.CF16 and o is not VecOp.VCVT_CF16]
+    out["cfloat"] = [(o, s) for o, s in GROUPS["cfloat"] if s is not F.CF16]
     return out
 
 
@@ -70,7 +76,10 @@ def _elements(rng: np.random.Generator, fmt: VecFormat, n: int) -> list[int]:
         edge = np.array([0, 1, (1 << w) - 1, 1 << (w - 1), (1 << (w - 1)) - 1, 2, w - 1, w], dtype=np.int64)
         uni = rng.integers(0, 1 << w, n, dtype=np.int64)
         return [int(x) for x in np.where(rng.integers(0, 3, n) == 0, rng.choice(edge, n), uni)]
-    return [int(x) for x in rng.integers(0, 1 << w, n)]
+    # CFloat: uniform codes, with +-0 and equal pairs often enough to matter
+    uni = rng.integers(0, 1 << w, n)
+    edge = np.array([0, 1 << (w - 1), 1, (1 << (w - 1)) | 1, (1 << (w - 1)) - 1, (1 << w) - 1])
+    return [int(x) for x in np.where(rng.integers(0, 4, n) == 0, rng.choice(edge, n), uni)]
 
 
 def _pack(elems, w):
