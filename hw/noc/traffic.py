@@ -20,7 +20,7 @@ detects corruption without a copy. Injection honours the router's credits, one f
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -28,6 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, TatamiConfig
 from tatami.hw.common.lfsr import LFSR
+from tatami.hw.common.select import select
 from tatami.hw.formats import HEADER_BITS, Header, PacketKind
 
 from .router import LinkSignature
@@ -206,26 +207,30 @@ class TrafficGenerator(wiring.Component):
 
         uni = Signal(range(max(mesh.nodes, 2)))
         m.d.comb += uni.eq((v[16:32] * self.live_count) >> 16)
-        uni_x = Array(self.live_list[i].x for i in range(mesh.nodes))[uni]
-        uni_y = Array(self.live_list[i].y for i in range(mesh.nodes))[uni]
+        # A Mux chain, not an Array read: the live list usually sits still from reset, and Icarus
+        # leaves an always @* case over it X (hw/common/select.py).
+        uni_x = select(uni, [self.live_list[i].x for i in range(mesh.nodes)])
+        uni_y = select(uni, [self.live_list[i].y for i in range(mesh.nodes)])
 
+        # Destination per pattern, as Mux chains indexed by the pattern (hw/common/select.py), not a
+        # Switch: the pattern register sits still from reset in the first run (UNIFORM = 0), and
+        # Icarus leaves an always @* block over a still input X for ever.
         dst_x, dst_y = Signal(COORD_BITS + 1), Signal(COORD_BITS + 1)
         pattern_ok = Signal()
-        with m.Switch(self.pattern):
-            with m.Case(Pattern.UNIFORM):
-                m.d.comb += [dst_x.eq(uni_x), dst_y.eq(uni_y), pattern_ok.eq(1)]
-            with m.Case(Pattern.TRANSPOSE):
-                m.d.comb += [dst_x.eq(self.y), dst_y.eq(self.x), pattern_ok.eq(w == h)]
-            with m.Case(Pattern.BITCOMP):
-                m.d.comb += [dst_x.eq(w - 1 - self.x), dst_y.eq(h - 1 - self.y), pattern_ok.eq(1)]
-            with m.Case(Pattern.HOTSPOT):
-                m.d.comb += [dst_x.eq(self.hotspot_x), dst_y.eq(self.hotspot_y), pattern_ok.eq(1)]
-            with m.Case(Pattern.NEIGHBOR):
-                m.d.comb += [
-                    dst_x.eq(Mux(self.x + 1 >= w, 0, self.x + 1)),
-                    dst_y.eq(Mux(self.y + 1 >= h, 0, self.y + 1)),
-                    pattern_ok.eq(1),
-                ]
+        by_pattern = {
+            Pattern.UNIFORM: (uni_x, uni_y, 1),
+            Pattern.TRANSPOSE: (self.y, self.x, int(w == h)),
+            Pattern.BITCOMP: (w - 1 - self.x, h - 1 - self.y, 1),
+            Pattern.HOTSPOT: (self.hotspot_x, self.hotspot_y, 1),
+            Pattern.NEIGHBOR: (Mux(self.x + 1 >= w, 0, self.x + 1), Mux(self.y + 1 >= h, 0, self.y + 1), 1),
+        }
+        assert sorted(p.value for p in by_pattern) == list(range(len(by_pattern)))
+        cases = [by_pattern[p] for p in sorted(by_pattern, key=lambda p: p.value)]
+        m.d.comb += [
+            dst_x.eq(select(self.pattern.as_value(), [c[0] for c in cases], default=0)),
+            dst_y.eq(select(self.pattern.as_value(), [c[1] for c in cases], default=0)),
+            pattern_ok.eq(select(self.pattern.as_value(), [c[2] for c in cases], default=0)),
+        ]
         inside = Signal()
         m.d.comb += inside.eq((dst_x < w) & (dst_y < h))
         alive = Signal()
@@ -236,11 +241,8 @@ class TrafficGenerator(wiring.Component):
         ]
 
         mclass = Signal()
-        with m.Switch(self.classes):
-            with m.Case(Classes.RESPONSE):
-                m.d.comb += mclass.eq(1)
-            with m.Case(Classes.BOTH):
-                m.d.comb += mclass.eq(v[32])
+        # Indexed by Classes: REQUEST, RESPONSE, BOTH (a random class per packet).
+        m.d.comb += mclass.eq(select(self.classes.as_value(), [0, 1, v[32]], default=0))
 
         new_pkt = Signal()
         m.d.comb += new_pkt.eq(creating & fire & pattern_ok & alive)
