@@ -15,9 +15,10 @@ unit's latency):
 
 - ``elementwise``: ``y = relu(x * w + b)`` in BF16 (``vmul``, ``vadd``, ``vrelu`` per register);
 - ``reduce``: the reductions of a softmax or a norm on one FP32 row: ``m = max(x)`` (``vmax``
-  into 8 partial registers, a ``vmax`` tree, ``vredmax``), ``m`` broadcast (``vbcast`` of element
-  0, a scalar move), then ``s = sum(x - m)`` (``vsub``, ``vadd`` into 8 partials, an ``vadd``
-  tree, ``vredsum``); no exponential (the unit has none);
+  into 8 partial registers, a ``vmax`` tree, ``vredmax``), ``m`` broadcast (on the unit bench
+  ``vbcast`` of element 0, a scalar move; on the node ``vshuf`` with an index register of zeros),
+  then ``s = sum(x - m)`` (``vsub``, ``vadd`` into 8 partials, an ``vadd`` tree, ``vredsum``); no
+  exponential (the unit has none); loads run one group of 8 registers ahead;
 - ``convert``: FP32 to BF16 with stochastic rounding (``vcvt.bf16.f32``, one register of FP32 in,
   the BF16 results in the low half of the destination).
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from tatami.hw.common.codec import Codec
 from tatami.hw.datapath.vector import VectorUnit, vector_latency, vector_op_layout, vector_result_layout
-from tatami.isa import VecFormat, VecOp
+from tatami.isa import INSTRUCTIONS, VecFormat, VecOp, encode
 from tatami.sim.datapath.matrix import ByteMemory
 from tatami.sim.datapath.vector import VectorModel
 from tatami.sim.numerics import RoundingMode
@@ -88,21 +89,33 @@ def kernel_program(cfg, kernel: str, n: int, rng: np.random.Generator):
         data = (rng.standard_normal(chunks * lanes) * 8).astype(np.float32)
         mem = ByteMemory(nbytes * (chunks + 4))
         mem.store_bytes(0, data.tobytes())
-        prog = []
-        for k in range(chunks):  # phase 1: 8 partial maxima (v8..v15), loads into v0..v7
-            prog.append(_ins(LD, vd=k % GROUP, x=k * nbytes))
-            if k < GROUP:
-                prog.append(_ins(VecOp.VMAX, F.FP32, vd=8 + k, vs1=k, vs2=k))
-            else:
-                prog.append(_ins(VecOp.VMAX, F.FP32, vd=8 + k % GROUP, vs1=8 + k % GROUP, vs2=k % GROUP))
+        groups = list(range(0, chunks, GROUP))
+
+        def loads(gi):  # group gi into one of two banks of load registers (v0..v7, v16..v23)
+            bank = 16 * (gi % 2)
+            return [_ins(LD, vd=bank + j, x=(groups[gi] + j) * nbytes) for j in range(GROUP)], bank
+
+        # Loads run one group ahead of the operations that use them (software pipelining).
+        prog = loads(0)[0]
+        for gi in range(len(groups)):  # phase 1: 8 partial maxima (v8..v15)
+            if gi + 1 < len(groups):
+                prog += loads(gi + 1)[0]
+            bank = loads(gi)[1]
+            prog += [
+                _ins(VecOp.VMAX, F.FP32, vd=8 + j, vs1=bank + j if gi == 0 else 8 + j, vs2=bank + j)
+                for j in range(GROUP)
+            ]
         prog += _tree(VecOp.VMAX, 8)
         prog.append(_ins(VecOp.VREDMAX, F.FP32, vd=24, vs1=8))
         prog.append(_ins(BCAST0, F.FP32, vd=25, vs1=24))  # m in every element
-        for g in range(0, chunks, GROUP):  # phase 2: 8 partial sums (v8..v15) of x - m (v16..v23)
-            prog += [_ins(LD, vd=j, x=(g + j) * nbytes) for j in range(GROUP)]
-            prog += [_ins(VecOp.VSUB, F.FP32, vd=16 + j, vs1=j, vs2=25) for j in range(GROUP)]
-            acc = [26 if g == 0 else 8 + j for j in range(GROUP)]  # v26 = +0
-            prog += [_ins(VecOp.VADD, F.FP32, vd=8 + j, vs1=acc[j], vs2=16 + j) for j in range(GROUP)]
+        prog += loads(0)[0]
+        for gi in range(len(groups)):  # phase 2: 8 partial sums (v8..v15) of x - m (in place)
+            if gi + 1 < len(groups):
+                prog += loads(gi + 1)[0]
+            bank = loads(gi)[1]
+            prog += [_ins(VecOp.VSUB, F.FP32, vd=bank + j, vs1=bank + j, vs2=25) for j in range(GROUP)]
+            acc = [26 if gi == 0 else 8 + j for j in range(GROUP)]  # v26 = +0
+            prog += [_ins(VecOp.VADD, F.FP32, vd=8 + j, vs1=acc[j], vs2=bank + j) for j in range(GROUP)]
         prog += _tree(VecOp.VADD, 8)
         prog.append(_ins(VecOp.VREDSUM, F.FP32, vd=27, vs1=8))
         prog.append(_ins(ST, vs2=24, x=chunks * nbytes))
@@ -279,6 +292,130 @@ async def vector_kernels(dut):
         json.dump(rows, fh, indent=1)
 
 
+# -- SRAM to SRAM: the programs as instruction words on VectorNode -----------------------------------
+
+NODE_KERNELS = ("elementwise", "reduce", "convert", "convert_cf8")
+ZERO_IDX = 28  # vshuf index register of zeros (broadcast of element 0)
+
+
+def _words(prog):
+    """The bench program as ``(word, x[rs1], x[rs2])`` instruction triples (docs/isa.md):
+    ``ld``/``st`` are ``vld``/``vst``; the broadcast of element 0 is ``vshuf`` with an index
+    register of zeros (one ``vbcast.i32 v28, zero`` first); every operation named by op and format."""
+    out = [(encode("vbcast.i32", vd=ZERO_IDX, rs1=0), 0, 0), (encode("vbcast.i32", vd=26, rs1=0), 0, 0)]
+    for ins in prog:
+        op = ins["op"]
+        if op == LD:
+            out.append((encode("vld", vd=ins["vd"], rs1=1), ins["x"], 0))
+        elif op == ST:
+            out.append((encode("vst", vs2=ins["vs2"], rs1=1), ins["x"], 0))
+        elif op == BCAST0:
+            name = f"vshuf.{F(ins['fmt']).suffix}"
+            out.append((encode(name, vd=ins["vd"], vs1=ins["vs1"], vs2=ZERO_IDX), 0, 0))
+        else:
+            suffix = F(ins["fmt"]).suffix
+            if VecOp.VCVT_F32 <= op <= VecOp.VCVT_CF16:
+                name = f"vcvt.{F(op - VecOp.VCVT_F32).suffix}.{suffix}"
+            else:
+                name = f"{VecOp(op).name.lower()}.{suffix}"
+            spec = INSTRUCTIONS[name]
+            operands = {k: ins[k] for k in ("vd", "vs1", "vs2") if k in spec.operands}
+            if "rs1" in spec.operands:
+                operands["rs1"] = 1
+            if "rs2" in spec.operands:
+                operands["rs2"] = 2
+            x = ins["x"]
+            out.append((encode(name, **operands), x, x))
+    return out
+
+
+def node_kernel_program(cfg, kernel: str, n: int, rng: np.random.Generator):
+    """(instruction triples, memory image, elements, rounding mode) of ``kernel`` on VectorNode."""
+    if kernel == "convert_cf8":
+        # BF16 -> CFloat8 1-4-3 (bias 7), round to nearest even; 2 registers of BF16 give 1 of CF8
+        vlen = cfg.node.vector.vlen_bits
+        nbytes = vlen // 8
+        lanes = vlen // 16
+        chunks = max(2, n // lanes // 2 * 2)
+        data = (rng.standard_normal(chunks * lanes) * 4).astype(np.float32)
+        x = (data.view(np.uint32) >> 16).astype(np.uint16)
+        mem = ByteMemory(nbytes * (2 * chunks + 4))
+        mem.store_bytes(0, x.tobytes())
+        out = nbytes * chunks
+        prog, stores = [], []
+        for g in range(0, chunks, GROUP):
+            ks = range(g, min(chunks, g + GROUP))
+            bank = 8 + 8 * (g // GROUP % 2)
+            prog += [_ins(LD, vd=j, x=k * nbytes) for j, k in enumerate(ks)]
+            prog += [_ins(VecOp.VCVT_CF8E4, F.BF16, vd=bank + j, vs1=j) for j, _ in enumerate(ks)]
+            prog += stores
+            stores = [_ins(ST, vs2=bank + j, x=out + k * nbytes) for j, k in enumerate(ks)]
+        prog += stores
+        return _words(prog), mem, chunks * lanes, RoundingMode.RNE
+    prog, mem, elements = kernel_program(cfg, kernel, n, rng)
+    mode = RoundingMode.STOCHASTIC if kernel == "convert" else RoundingMode.RNE
+    return _words(prog), mem, elements, mode
+
+
+@cocotb.test()
+async def vector_node_kernels(dut):
+    """The kernels in ``TATAMI_VECTOR_KERNELS`` from SRAM to SRAM on VectorNode, each checked
+    word for word (memory) and status for status against VectorCoreModel; rows to
+    ``TATAMI_VECTOR_RESULTS``."""
+    from cocotb.triggers import RisingEdge
+
+    from tatami.sim.cocotb_env import clock_and_reset, design_config
+    from tatami.sim.datapath.vector_core import VectorCoreModel
+    from tatami.sim.datapath.vector_driver import VectorNodeDriver
+    from tatami.sim.mem.sram import SramModel
+
+    cfg = design_config()
+    drv = VectorNodeDriver(dut, cfg)
+    await clock_and_reset(dut)
+    wb = cfg.node.sram.word_bytes
+    sram = SramModel(cfg)
+    model = VectorCoreModel(cfg, sram)
+    rows = []
+    for kernel, n in json.loads(os.environ["TATAMI_VECTOR_KERNELS"]):
+        rng = np.random.default_rng(1)
+        prog, mem, elements, mode = node_kernel_program(cfg, kernel, n, rng)
+        nwords = len(mem.data) // wb
+        image = {a: int.from_bytes(mem.load_bytes(a * wb, wb), "little") for a in range(nwords)}
+        await drv.write_words(image)
+        for a, d in image.items():
+            sram.write(a, d)
+        dut.mode.value = int(mode)
+        model.set_state(mode)
+        dut.seed.value = 1
+        dut.seed_load.value = 1
+        await RisingEdge(dut.clk)
+        dut.seed_load.value = 0
+        model.unit.seed(1)
+        cycles = await drv.run(prog)
+        for w, rs1, rs2 in prog:
+            model.step(w, rs1, rs2)
+        resp = await drv.read_words(range(nwords))
+        bad = [a for a, r in zip(range(nwords), resp) if r["data"] != sram.read(a).data]
+        if bad or model.faults or drv.status()["fault"]:
+            raise AssertionError(f"kernel {kernel}: memory differs from the golden model (words {bad[:8]})")
+        unit_ops = sum(1 for w, _, _ in prog if w >> 25 not in (VecOp.VLD, VecOp.VST))
+        rows.append(
+            {
+                "kernel": kernel,
+                "elements": elements,
+                "instructions": len(prog),
+                "unit_ops": unit_ops,
+                "memory_ops": len(prog) - unit_ops,
+                "cycles": cycles,
+                "cycles_per_element": round(cycles / elements, 4),
+                "bit_exact": True,
+            }
+        )
+        dut._log.info(f"kernel {rows[-1]}")
+    with open(os.environ["TATAMI_VECTOR_RESULTS"], "w") as fh:
+        json.dump(rows, fh, indent=1)
+
+
 def _copy(mem):
     new = ByteMemory(len(mem.data))
     new.data[:] = mem.data
@@ -291,12 +428,24 @@ def design(cfg):
     return Design(f"vector_unit_{cfg.name.replace('-', '_')}", lambda: VectorUnit(cfg), config=cfg)
 
 
+def node_design(cfg):
+    from tatami.hw.datapath.vector_node import VectorNode
+    from tatami.sim.harness import Design
+
+    return Design(f"vector_node_{cfg.name.replace('-', '_')}", lambda: VectorNode(cfg), config=cfg)
+
+
 def default_kernels(cfg) -> list[list]:
     return [["elementwise", 4096], ["reduce", 2048], ["convert", 2048]]
 
 
-def run(presets=("fpga-2x2",), out: Path | None = None, kernels=None, sim="verilator") -> dict:
-    """Run the kernels for each preset; write and return the results."""
+def default_node_kernels(cfg) -> list[list]:
+    return [["elementwise", 4096], ["reduce", 2048], ["convert", 2048], ["convert_cf8", 4096]]
+
+
+def run(presets=("fpga-2x2",), out: Path | None = None, kernels=None, sim="verilator", node=True) -> dict:
+    """Run the kernels for each preset on the unit (``kernels``) and, with ``node``, from SRAM to
+    SRAM on VectorNode (``node_kernels``); write and return the results."""
     from tatami.config import preset
     from tatami.sim.harness import REPO_ROOT, run_cocotb
 
@@ -316,12 +465,29 @@ def run(presets=("fpga-2x2",), out: Path | None = None, kernels=None, sim="veril
                 extra_env={"TATAMI_VECTOR_KERNELS": json.dumps(ks), "TATAMI_VECTOR_RESULTS": str(path)},
             )
             rows = json.loads(path.read_text())
+        node_rows = []
+        if node:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "rows.json"
+                run_cocotb(
+                    node_design(cfg),
+                    "tatami.sim.benches.datapath_vector",
+                    sim=sim,
+                    seed=1,
+                    testcase="vector_node_kernels",
+                    extra_env={
+                        "TATAMI_VECTOR_KERNELS": json.dumps(default_node_kernels(cfg)),
+                        "TATAMI_VECTOR_RESULTS": str(path),
+                    },
+                )
+                node_rows = json.loads(path.read_text())
         vlen = cfg.node.vector.vlen_bits
         results["configs"][name] = {
             "vlen_bits": vlen,
             "latency": vector_latency(cfg),
             "lanes": {"fp32": vlen // 32, "bf16": vlen // 16, "int8": vlen // 8},
             "kernels": rows,
+            "node_kernels": node_rows,
             "build_and_run_seconds": round(time.perf_counter() - start, 1),
         }
     if out is not False:
