@@ -308,7 +308,7 @@ def _cmd_bench(commands, args) -> int:
         "note": "IPC = instructions retired by all started threads / cycles from start until every "
         "started thread has stopped; the core runs from the node SRAM (banked, ECC) through "
         "CoreMemPort: loads and fetches answer 5 cycles after acceptance, stores 7 "
-        "(read-modify-write); every instruction checked against the golden model",
+        "(read-modify-write); core pipeline F I R X; every instruction checked against the golden model",
     }
     if args.synth:
         from tatami.fpga.synth import synthesize
@@ -347,7 +347,7 @@ def _cmd_bench(commands, args) -> int:
     old = Path(args.output)
     if old.exists():
         prev = json.loads(old.read_text())
-        for key in ("cosim", "kernels_private_sram"):  # (the figures before the node SRAM, kept)
+        for key in ("cosim", "history"):  # (earlier generations' figures, kept)
             if key in prev:
                 out[key] = prev[key]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,15 @@ threads interleaved cycle by cycle (a barrel pipeline), a custom-instruction por
 
 Pipeline
 --------
-``F`` fetch request (one register in front of ``ibus``) -> ``I`` issue: a round-robin pick among
-the threads holding an instruction (from the fetch response directly, or from the thread's
-instruction buffer), register file read -> ``X`` execute: decode, ALU, branch, CSR, traps,
-register write-back, retire. Each thread has at most one instruction between ``I`` and the end of
-``X``, so there are no hazards between instructions of a thread and no forwarding; the other
-threads fill the pipeline. A single thread runs one instruction every 3 cycles (fetch latency
-1); 3 or more threads can issue one instruction per cycle.
+``F`` fetch request (one register in front of ``ibus``, loaded from the registered pc of an idle
+thread) -> ``I`` issue: a round-robin pick among the threads holding an instruction (from the
+fetch response directly, or from the thread's instruction buffer), register file addresses ->
+``R`` register read: the register file's block RAM answers, its output is registered -> ``X``
+execute: decode, ALU, branch, CSR, traps, register write-back, retire, next pc. Each thread has
+at most one instruction between ``I`` and the end of ``X``, so there are no hazards between
+instructions of a thread and no forwarding; the other threads fill the pipeline. A single thread
+runs one ALU instruction every ``fetch latency + 4`` cycles (``F``, the bus, ``I``, ``R``, ``X``,
+back to idle); with enough threads the core issues one instruction per cycle.
 
 Long operations (loads, stores, multiply, divide, custom instructions) take two passes through
 ``X``: the first checks for traps and sends the request (the thread then waits, off the
@@ -214,22 +216,41 @@ class Core(wiring.Component):
             rp2.addr.eq(Cat(issue_insn[20:25], tid_bits)),
         ]
 
+        # ---------------------------------------------------------------- R: register read
+        # The register file's block RAM answers here; its output is registered into X (the
+        # instruction's other fields are carried along), so X starts from flip-flops.
+        r_valid, r_tid, r_pc, r_insn = Signal(), Signal(THREAD_BITS), Signal(32), Signal(32)
+        r_fault, r_phase2, r_rbuf, r_rerr, r_rwb = Signal(), Signal(), Signal(32), Signal(), Signal()
+        m.d.sync += [
+            r_valid.eq(issue_valid),
+            r_tid.eq(issue_tid),
+            r_pc.eq(at(pc, issue_tid)),
+            r_insn.eq(issue_insn),
+            r_fault.eq(issue_fault),
+            r_phase2.eq(at(rvalid, issue_tid)),
+            r_rbuf.eq(at(rbuf, issue_tid)),
+            r_rerr.eq(at(rerr, issue_tid)),
+            r_rwb.eq(at(rwb, issue_tid)),
+        ]
         x_valid, x_tid, x_pc, x_insn = Signal(), Signal(THREAD_BITS), Signal(32), Signal(32)
         x_fault, x_phase2, x_rbuf, x_rerr, x_rwb = Signal(), Signal(), Signal(32), Signal(), Signal()
+        x_a, x_b = Signal(32), Signal(32)
         m.d.sync += [
-            x_valid.eq(issue_valid),
-            x_tid.eq(issue_tid),
-            x_pc.eq(at(pc, issue_tid)),
-            x_insn.eq(issue_insn),
-            x_fault.eq(issue_fault),
-            x_phase2.eq(at(rvalid, issue_tid)),
-            x_rbuf.eq(at(rbuf, issue_tid)),
-            x_rerr.eq(at(rerr, issue_tid)),
-            x_rwb.eq(at(rwb, issue_tid)),
+            x_valid.eq(r_valid),
+            x_tid.eq(r_tid),
+            x_pc.eq(r_pc),
+            x_insn.eq(r_insn),
+            x_fault.eq(r_fault),
+            x_phase2.eq(r_phase2),
+            x_rbuf.eq(r_rbuf),
+            x_rerr.eq(r_rerr),
+            x_rwb.eq(r_rwb),
+            x_a.eq(rp1.data),
+            x_b.eq(rp2.data),
         ]
 
         # ---------------------------------------------------------------- X: execute
-        a, b = rp1.data, rp2.data
+        a, b = x_a, x_b
         m.d.comb += dec.insn.eq(x_insn)
         imm = dec.imm
         m.d.comb += [
@@ -435,25 +456,19 @@ class Core(wiring.Component):
         def bit(vector, index):
             return vector.bit_select(index[0:tbits], 1) if n > 1 else vector[0]
 
-        run_after = at(run, x_tid) & ~bit(Cat(*stop_req), x_tid)
         sleep_now = ok & dec.wfi & ~bit(csr.wake, x_tid)
-        x_continue = done & run_after & ~sleep_now
-        x_wants_fetch = x_continue & self._in_sram(next_pc)
 
-        # fetch request: an idle thread (round robin) first, else the thread leaving X, which
-        # otherwise becomes idle and takes its turn (so no thread starves)
+        # fetch request: from the registered pc of an idle thread (round robin); a thread leaving
+        # X becomes idle with its next pc, so execute and the next fetch never share a cycle
         for t in range(n):
             m.d.comb += fetch_arb.requests[t].eq(
                 (st[t] == ThreadState.IDLE) & run[t] & ~pstart[t] & self._in_sram(pc[t])
             )
         idle_fetch = f_free & fetch_arb.valid
-        x_fetch = x_wants_fetch & f_free & ~fetch_arb.valid
         m.d.comb += fetch_arb.advance.eq(idle_fetch)
         with m.If(ireq.ready):
             m.d.sync += f_valid.eq(0)
-        with m.If(x_fetch):
-            m.d.sync += [f_valid.eq(1), f_tid.eq(x_tid), f_addr.eq(next_pc)]
-        with m.Elif(idle_fetch):
+        with m.If(idle_fetch):
             m.d.sync += [
                 f_valid.eq(1),
                 f_tid.eq(fetch_arb.grant_index),
@@ -512,10 +527,6 @@ class Core(wiring.Component):
                         m.d.sync += [pc[t].eq(next_pc), rvalid[t].eq(0)]
                         with m.If(sleep_now):
                             m.d.sync += st[t].eq(ThreadState.SLEEP)
-                        with m.Elif(x_fetch):
-                            m.d.sync += st[t].eq(ThreadState.FETCH)
-                        with m.Elif(x_continue & ~x_wants_fetch):
-                            m.d.sync += [st[t].eq(ThreadState.READY), ifault[t].eq(1)]
                         with m.Else():
                             m.d.sync += st[t].eq(ThreadState.IDLE)
                 with m.Case(ThreadState.WAIT):
