@@ -64,13 +64,14 @@ class MatrixUnit(wiring.Component):
     sequential fused sum over ``kk`` of the golden model (:mod:`tatami.sim.datapath.matrix`),
     started at 0 or, with ``accumulate``, at C widened exactly to FP32.
 
-    Operands: A and B are read as *lines*, whole SRAM words along K (A row-major, B given as
-    ``B^T`` row-major: element ``(kk, j)`` at ``b.addr + kk * b.row_stride + j * b.col_stride``
-    with ``b.row_stride`` = element size). A loader fetches the lines of the next group of
-    ``word_bits / 16`` K-values of the block's rows of A and columns of B into one of two buffers
-    while the ring consumes the other (double buffering); with ``accumulate`` it also reads the
-    block's C rows on ``a`` with the block's first group. K beyond the operand is padded with
-    products ``+0 x -0 = -0``, which leave every accumulator unchanged. The issue path has two
+    Operands: the ring consumes *lines*, a word's worth of consecutive K-values for each of the
+    block's rows of A and columns of B. A loader fills one of two line buffers with the next group
+    of ``word_bits / 16`` K-values while the ring consumes the other (double buffering). Per
+    operand it has two modes, chosen from the strides: K-contiguous (A row-major, B given as
+    ``B^T`` row-major), one SRAM word per line; outer-contiguous (A column-major, B row-major),
+    one or two words per K-value whose elements are shifted into every line. With ``accumulate``
+    it also reads the block's C rows on ``a`` with the block's first group. K beyond the operand
+    is padded with products ``+0 x -0 = -0``, which leave every accumulator unchanged. The issue path has two
     register stages (after the line selection, after the element selection and widening).
 
     Results: a finished tile goes through ``m*n`` :class:`~tatami.hw.fpu.convert.Convert` units
@@ -80,9 +81,9 @@ class MatrixUnit(wiring.Component):
     is a read-modify-write of its word on the same port.
 
     RTL limits (the golden model takes any descriptor; a descriptor outside them ends at once with
-    ``error``): A's column stride and B's row stride are the element size; A's and B's base and
-    other stride are multiples of the word size; C's column stride is its element size and its base
-    and row stride are multiples of ``n`` elements.
+    ``error``): one of A's (and B's) strides is the element size and the other a multiple of the
+    word size, the base too when the K stride is the element size; C's column stride is its
+    element size and its base and row stride are multiples of ``n`` elements.
 
     Parameters
     ----------
@@ -295,7 +296,6 @@ class MatrixUnit(wiring.Component):
         a_word = Mux(om_a, a_om_word(ia), (a_row_byte >> wshift) + Mux(cf8_a, ld_g >> 1, ld_g))
         b_word = Mux(om_b, b_om_word(ib), (b_col_byte >> wshift) + Mux(cf8_b, ld_g >> 1, ld_g))
         c_req_byte = c_load_pos(ia - na_op, "cld_req")
-        c_resp_byte = c_load_pos(ra - na_op, "cld_resp")
         can_load = ld_active & ~full.bit_select(ld_buf, 1)
         # Requests leave from a register (the address arithmetic stays out of the SRAM's
         # arbitration path); a request is made while the register is free or being emptied.
@@ -309,8 +309,15 @@ class MatrixUnit(wiring.Component):
                 with m.If(want):
                     m.d.sync += idx.eq(idx + 1)
             m.d.comb += [port.req.payload.write.eq(0), port.resp.ready.eq(1)]
+        # The byte offset of each C row in its word, kept from its request for its response.
+        c_off = [Signal(wshift, name=f"c_off{r}") for r in range(c_rows)]
+        with m.If((~self.a.req.valid | self.a.req.ready) & can_load & (ia < na)):
+            for r in range(c_rows):
+                with m.If(ia == na_op + r):
+                    m.d.sync += c_off[r].eq(c_req_byte[:wshift])
         c_in = Signal(32 * tn_)
-        m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_byte[:wshift] * 8), "cld"))
+        c_resp_off = select(ra - na_op, c_off)
+        m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_off * 8), "cld"))
 
         def take_lines(port, r, om, cf8, off, two, count, bufs, lines, name):
             """A response: a whole line (K-contiguous), or the first / second word of a K-value
@@ -602,14 +609,16 @@ class MatrixUnit(wiring.Component):
         wb_col0 = Signal(16)
         wb_i = Signal(range(tm_ + 1))
         wb_busy = Signal()
-        wb_phase = Signal(2)  # 0: write (or read of a read-modify-write), 1: wait for the read, 2: write
+        # 3: prepare the row (address, lanes, data: registered); 0: write it, or read its word for
+        # a read-modify-write; 1: wait for the read; 2: write the merged word.
+        wb_phase = Signal(2)
         wb_old = Signal(wbits)
         with m.If(~wb_busy & c_fifo.r_rdy):
             m.d.comb += c_fifo.r_en.eq(1)
             m.d.sync += [
                 wb_busy.eq(1),
                 wb_i.eq(0),
-                wb_phase.eq(0),
+                wb_phase.eq(3),
                 wb_tile.eq(c_fifo.r_data[:tile_bits]),
                 wb_row0.eq(c_fifo.r_data[tile_bits : tile_bits + 16]),
                 wb_col0.eq(c_fifo.r_data[tile_bits + 16 :]),
@@ -639,17 +648,32 @@ class MatrixUnit(wiring.Component):
         bit_en = Cat(*[byte_en[x].replicate(8) for x in range(wbytes)])
         new_word = Signal(wbits)
         m.d.comb += new_word.eq(packed << (offset * 8))
-        merged = (wb_old & ~bit_en) | (new_word & bit_en)
-        row_ok = (row < d.m) & (wb_col0 < d.n)
+        p_addr = Signal.like(self.c.req.payload.addr)
+        p_lanes = Signal(lanes_total)
+        p_partial = Signal()
+        p_new = Signal(wbits)
+        p_bit_en = Signal(wbits)
+        p_row_ok = Signal()
+        with m.If(wb_phase == 3):
+            m.d.sync += [
+                p_addr.eq(c_byte >> wshift),
+                p_lanes.eq(lane_any),
+                p_partial.eq(partial),
+                p_new.eq(new_word),
+                p_bit_en.eq(bit_en),
+                p_row_ok.eq((row < d.m) & (wb_col0 < d.n)),
+                wb_phase.eq(0),
+            ]
+        merged = (wb_old & ~p_bit_en) | (p_new & p_bit_en)
         wb_row = wb_busy & (wb_i < tm_)
-        rmw_read = wb_row & row_ok & (wb_phase == 0) & partial
-        wb_write = wb_row & row_ok & (((wb_phase == 0) & ~partial) | (wb_phase == 2))
+        rmw_read = wb_row & p_row_ok & (wb_phase == 0) & p_partial
+        wb_write = wb_row & p_row_ok & (((wb_phase == 0) & ~p_partial) | (wb_phase == 2))
         m.d.comb += [
             self.c.req.valid.eq(rmw_read | wb_write),
-            self.c.req.payload.addr.eq(c_byte >> wshift),
+            self.c.req.payload.addr.eq(p_addr),
             self.c.req.payload.write.eq(~rmw_read),
-            self.c.req.payload.lanes.eq(lane_any),
-            self.c.req.payload.data.eq(Mux(wb_phase == 2, merged, new_word)),
+            self.c.req.payload.lanes.eq(p_lanes),
+            self.c.req.payload.data.eq(Mux(wb_phase == 2, merged, p_new)),
             self.c.resp.ready.eq(1),
         ]
         # Write responses come back in order; the read of a read-modify-write is issued only after
@@ -659,16 +683,16 @@ class MatrixUnit(wiring.Component):
         wr_acc = self.c.req.valid & self.c.req.ready & self.c.req.payload.write
         rd_resp = self.c.resp.valid & (wr_out == 0)
         m.d.sync += wr_out.eq(wr_out + wr_acc - (self.c.resp.valid & (wr_out != 0)))
-        with m.If(wb_row & ~row_ok):
-            m.d.sync += wb_i.eq(wb_i + 1)
+        with m.If(wb_row & (wb_phase == 0) & ~p_row_ok):
+            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3)]
         with m.If(wb_write & self.c.req.ready):
-            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(0)]
+            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3)]
         with m.If(rmw_read & self.c.req.ready):
             m.d.sync += wb_phase.eq(1)
         with m.If((wb_phase == 1) & rd_resp):
             m.d.sync += [wb_phase.eq(2), wb_old.eq(self.c.resp.payload.data)]
         with m.If(wb_busy & (wb_i == tm_)):
-            m.d.sync += wb_busy.eq(0)
+            m.d.sync += [wb_busy.eq(0), wb_phase.eq(0)]
 
         # ---- control, counters -------------------------------------------------------------------
         cycles = Signal(32)
