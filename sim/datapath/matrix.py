@@ -40,7 +40,16 @@ from tatami.sim.numerics import (
     mac_widening,
 )
 
-__all__ = ["ByteMemory", "MatrixModel", "MatrixResult", "float_format", "gemm", "sr_word", "sr_words"]
+__all__ = [
+    "ByteMemory",
+    "MatrixModel",
+    "MatrixResult",
+    "float_format",
+    "fmix32",
+    "gemm",
+    "sr_word",
+    "sr_words",
+]
 
 _M32 = 0xFFFFFFFF
 _FMIX = (0x85EBCA6B, 0xC2B2AE35)
