@@ -21,12 +21,15 @@ Paths, each padded with registers to the unit's one latency :attr:`VectorUnit.la
   (``vlen / 16`` FP32 leaves: BF16 elements widened exactly, or each FP32 element paired with -0,
   which changes neither its value nor its flags), then one rounding into BF16 with the mode;
   latency ``log2(vlen / 16) * node.fpu.add_stages + 1``;
-- ``simple``: everything else, computed in the first cycle: min, max, relu, compares, integer
-  arithmetic, logic and shifts, ``vredmax``, integer ``vredsum``, ``vbcast``, ``vshuf``, ``vtrans``,
-  ``vpad``.
+- ``cvt``: ``vcvt`` between every pair of formats, ``vlen / 8`` :class:`ConvertLane` s; latency
+  ``node.fpu.convert_stages``;
+- ``simple``: everything else, computed in the first cycle: min, max, relu, compares and
+  ``vredmax`` (FP32, BF16, CFloat8 and CFloat16), integer arithmetic, logic and shifts, integer
+  ``vredsum``, ``vbcast``, ``vshuf``, ``vtrans``, ``vpad``.
 
-An operation the unit does not implement (CFloat arithmetic, bitwise operations on float formats,
-memory operations) returns 0 with INVALID; the model raises an error for the ones it does not
+An operation the unit does not implement (CFloat arithmetic and ``vredsum``, bitwise operations on
+float formats, memory operations, which are :class:`~tatami.hw.datapath.vector_core.VectorCore`'s)
+returns 0 with INVALID; the model raises an error for the ones it does not
 define.
 """
 
