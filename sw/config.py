@@ -164,6 +164,14 @@ class NocConfig:
         Largest packet, head flit included (the header's length field counts body flits).
     routing : str
         ``"xy"`` dimension order, or ``"table"`` (per-router tables loaded at run time).
+    buffers : str
+        Link-input VC buffers: ``"lookpast"`` (registers; any flit may leave, per-flow order kept:
+        no head-of-line blocking between flows) or ``"fifo"`` (a FIFO in LUT RAM, front flit only:
+        small and fast on an FPGA). The local input is always a FIFO.
+    router_stages : int
+        Router cycles per hop: 1 (allocation and switch traversal in one cycle, 2 cycles per hop
+        with the link) or 2 (grants registered, traversal in the next cycle: 3 cycles per hop,
+        shorter critical path).
     """
 
     flit_bits: int = 128
@@ -171,6 +179,8 @@ class NocConfig:
     vc_depth: int = 4
     max_packet_flits: int = 8
     routing: str = "xy"
+    buffers: str = "lookpast"
+    router_stages: int = 1
 
     def __post_init__(self):
         _check_int(self.flit_bits, "noc.flit_bits", HEADER_BITS + IMMEDIATE_BITS, 4096)
@@ -187,6 +197,16 @@ class NocConfig:
         _check_int(self.max_packet_flits, "noc.max_packet_flits", 1, 1 << LENGTH_BITS)
         _check(
             self.routing in ("xy", "table"), "noc.routing", f"must be 'xy' or 'table', not {self.routing!r}"
+        )
+        _check(
+            self.buffers in ("lookpast", "fifo"),
+            "noc.buffers",
+            f"must be 'lookpast' or 'fifo', not {self.buffers!r}",
+        )
+        _check(
+            self.router_stages in (1, 2) and not isinstance(self.router_stages, bool),
+            "noc.router_stages",
+            f"must be 1 (2 cycles per hop) or 2 (3 cycles per hop), not {self.router_stages!r}",
         )
 
     @property
@@ -503,7 +523,15 @@ def _fpga_2x2() -> TatamiConfig:
         name="fpga-2x2",
         clock_hz=75_000_000,
         mesh=MeshConfig(width=2, height=2),
-        noc=NocConfig(flit_bits=128, vcs=2, vc_depth=4, max_packet_flits=8, routing="table"),
+        noc=NocConfig(
+            flit_bits=128,
+            vcs=2,
+            vc_depth=4,
+            max_packet_flits=8,
+            routing="table",
+            buffers="fifo",  # LUT-RAM FIFOs, registered grants: routes at 75 MHz on ECP5, 3 cycles/hop
+            router_stages=2,
+        ),
         node=NodeConfig(
             sram=SramConfig(size_bytes=64 * 1024, banks=4, word_bits=128),
             core=CoreConfig(threads=4),

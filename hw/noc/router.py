@@ -14,6 +14,14 @@ round-robin arbiter over the (VC, output) requests of each input, then one over 
 output; one-hot end to end, no index encode or decode), and switch traversal into the output
 register, which drives the next link. See docs/noc.md, "Router pipeline".
 
+Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
+router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; the input
+arbiter is then over the VCs). With two router stages the grants and each input's chosen flit are
+registered and the crossbar runs the next cycle (three cycles per hop); the front flit's flags sit
+in registers (:class:`_FrontFifo`), ``has_credit`` is a register and CSR writes are registered, so
+allocation starts and ends at flip-flops: the ``fpga-2x2`` router. See docs/noc.md, "The FPGA
+router".
+
 Virtual channels
 ----------------
 VCs ``[0, vcs/2)`` carry requests, ``[vcs/2, vcs)`` responses (:func:`~tatami.hw.noc.ports.vc_for`):
@@ -43,6 +51,7 @@ from types import SimpleNamespace
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, LENGTH_BITS, LOCAL_ADDR_BITS, TatamiConfig
@@ -165,6 +174,11 @@ class Router(wiring.Component):
         return f"Router({self.cfg.digest()}{extra})"
 
     @staticmethod
+    def hop_cycles(cfg: TatamiConfig) -> int:
+        """Zero-load cycles per hop (``b`` in ``a + b*D``): the link cycle plus ``router_stages``."""
+        return 1 + cfg.noc.router_stages
+
+    @staticmethod
     def input_depth(cfg: TatamiConfig, port: int) -> int:
         """Flit slots of each VC buffer of input ``port``: ``vc_depth``, and for the local input at
         least ``max_packet_flits`` (admission holds a packet until its framing is checked)."""
@@ -263,6 +277,7 @@ class Router(wiring.Component):
         consume = [[None] * vcs for _ in range(nports)]  # the front flit leaves without the switch
         csr_req = [[None] * vcs for _ in range(nports)]
         csr_hdr = [[None] * vcs for _ in range(nports)]
+        head_tail = [[None] * vcs for _ in range(nports)]  # the front flit's framing bits
         rm = [[Signal(name=f"rm_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
         csr_grant = [
             [Signal(name=f"csr_grant_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)
@@ -284,10 +299,17 @@ class Router(wiring.Component):
         has_credit = [
             [Signal(name=f"has_credit_{PORT_NAMES[p]}{v}") for v in range(vcs)] for p in range(nports)
         ]
+        # With two router stages ``has_credit`` is a register of its own, kept with the counter
+        # (one LUT level less at the start of allocation).
+        credit_reg = [[None] * vcs for _ in range(nports)]
         for p in range(nports):
             for v in range(vcs):
-                cred = Const(1) if mut == "no_credit_check" else credit[p][v] != 0
-                m.d.comb += has_credit[p][v].eq(cred)
+                if noc.router_stages == 2:
+                    credit_reg[p][v] = Signal(init=1, name=f"credit_nz_{PORT_NAMES[p]}{v}")
+                    cred = credit_reg[p][v]
+                else:
+                    cred = credit[p][v] != 0
+                m.d.comb += has_credit[p][v].eq(Const(1) if mut == "no_credit_check" else cred)
 
         drop_vecs = []  # per local VC: one-hot reason of a packet dropped this cycle
         misroute_hits = []
@@ -331,6 +353,7 @@ class Router(wiring.Component):
                 # Flags of the flit being written: the head's own, a body flit its head's.
                 last_dir = Signal(nports, name=f"last_dir_{nm}")
                 last_bad = Signal(name=f"last_bad_{nm}")
+                last_csr = Signal(name=f"last_csr_{nm}")  # (FIFO buffers, two stages)
                 w_dir = Signal(nports, name=f"w_dir_{nm}")
                 w_bad = Signal(name=f"w_bad_{nm}")
                 w_csr = Signal(name=f"w_csr_{nm}")
@@ -349,12 +372,20 @@ class Router(wiring.Component):
                         m, arriving, v, per_class, arrival_route, table_mode, Const(0)
                     )
                     flags = Cat(w_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
-                    q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
-                    m.submodules[f"buf_{nm}"] = q
-                    m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(rm[i][v])]
-                    front = q.r_data[: fb + 2]
-                    head, tail = q.r_data[fb], q.r_data[fb + 1]
-                    stored = q.r_data[fb + 2 :]
+                    if noc.router_stages == 2:  # flags of the front flit in registers
+                        q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
+                        m.d.comb += [q.w_flags.eq(Cat(link.flit.head, link.flit.tail, flags))]
+                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(w_data), q.r_en.eq(rm[i][v])]
+                        front = q.r_data
+                        head, tail = q.front[0], q.front[1]
+                        stored = q.front[2:]
+                    else:
+                        q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
+                        m.submodules[f"buf_{nm}"] = q
+                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(rm[i][v])]
+                        front = q.r_data[: fb + 2]
+                        head, tail = q.r_data[fb], q.r_data[fb + 1]
+                        stored = q.r_data[fb + 2 :]
                     r_dir = stored[:nports]
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
                     r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
@@ -362,7 +393,7 @@ class Router(wiring.Component):
                     verdict, credit_back = self._framing(m, link, w_en, q, nm, rm[i][v], tail, qdepth)
                     m.d.comb += ready.eq(q.r_rdy & (~head | verdict.r_rdy))
                     local_credit[v] = credit_back
-                    mismatch = verdict.r_data[0]
+                    mismatch = verdict.front[0] if noc.router_stages == 2 else verdict.r_data[0]
                     m.d.comb += misroute.eq(~r_adm_bad & ~mismatch & r_bad)
                     m.d.comb += drop_head.eq(head & (r_adm_bad | mismatch | r_bad))
                     counted = Signal(len(DropReason), name=f"drop_count_{nm}")
@@ -374,6 +405,51 @@ class Router(wiring.Component):
                     for p in range(nports):
                         ok = has_credit[p][v] & (~head | ~busy[p][v])
                         reqs[i][v][p] = ready & r_dir[p] & ok & ~eating & ~drop_head & ~is_csr
+                        pick[i][v][p] = Const(1, 1)
+                    entries[i][v] = [front]
+                    buf[i][v] = SimpleNamespace(
+                        w_en=w_en, w_data=w_data, w_rdy=q.w_rdy, w_pos=q.level - rm[i][v], want=r_dir
+                    )
+                    shift = None
+                elif noc.buffers == "fifo":
+                    # A FIFO in LUT RAM, read from its registered pointer: only the front flit may
+                    # leave. The flags are stored with each flit, as in the look-past buffer.
+                    if noc.router_stages == 2:
+                        # Flags in registers at the front; a CSR write's flits (head and body) and
+                        # a dropped packet's store no output, so the request needs no blocking term.
+                        pkt_csr = Mux(head_in, w_csr, last_csr)
+                        flags = Cat(w_dir & ~pkt_csr.replicate(nports), w_bad, w_csr)
+                        q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
+                        m.d.comb += [q.w_flags.eq(Cat(link.flit.head, link.flit.tail, flags))]
+                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(w_data), q.r_en.eq(rm[i][v])]
+                        front = q.r_data
+                        head, tail = q.front[0], q.front[1]
+                        stored = q.front[2:]
+                        with m.If(w_en & head_in):
+                            m.d.sync += last_csr.eq(w_csr)
+                    else:
+                        flags = Cat(w_dir, w_bad, w_csr)
+                        q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
+                        m.submodules[f"buf_{nm}"] = q
+                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(rm[i][v])]
+                        front = q.r_data[: fb + 2]
+                        head, tail = q.r_data[fb], q.r_data[fb + 1]
+                        stored = q.r_data[fb + 2 :]
+                    r_dir, r_bad, r_csr = stored[:nports], stored[nports], stored[nports + 1]
+                    m.d.comb += ready.eq(q.r_rdy)
+                    m.d.comb += [misroute.eq(r_bad), drop_head.eq(head & r_bad)]
+                    m.d.comb += is_csr.eq(r_csr)  # (a CSR head's route is local: never bad)
+                    blocked = Signal(name=f"blocked_{nm}")
+                    m.d.comb += blocked.eq(eating | drop_head | is_csr)
+                    for p in range(nports):
+                        ok = has_credit[p][v] & (~head | ~busy[p][v])
+                        r = Signal(name=f"req_{nm}_{PORT_NAMES[p]}")
+                        if noc.router_stages == 2:
+                            # (dir is zero for dropped and CSR flits, and while eating)
+                            m.d.comb += r.eq(ready & r_dir[p] & ok)
+                        else:
+                            m.d.comb += r.eq(ready & r_dir[p] & ok & ~blocked)
+                        reqs[i][v][p] = r
                         pick[i][v][p] = Const(1, 1)
                     entries[i][v] = [front]
                     buf[i][v] = SimpleNamespace(
@@ -418,12 +494,21 @@ class Router(wiring.Component):
                     buf[i][v] = SimpleNamespace(w_en=w_en, w_data=w_data, w_rdy=lp.w_rdy, w_pos=lp.w_pos)
 
                 buf[i][v].shift = shift
-                buf[i][v].lp = None if i == local else lp
+                buf[i][v].lp = None if shift is None else lp
                 rdy[i][v] = ready
                 misroute_hits.append(ready & head & ~eating & misroute & drop_head)
-                csr_req[i][v] = ready & ~eating & is_csr
                 csr_hdr[i][v] = front
-                m.d.comb += cons.eq(ready & (eating | drop_head | csr_grant[i][v]))
+                head_tail[i][v] = Cat(head, tail)
+                if noc.router_stages == 2:
+                    # The grant is registered (``csr_take``) and the flit leaves the next cycle, so
+                    # no CSR decision sits on the buffer's pop path; it asks only once.
+                    take = Signal(name=f"csr_take_{nm}")
+                    m.d.sync += take.eq(csr_grant[i][v])
+                    csr_req[i][v] = ready & ~eating & is_csr & ~take
+                    m.d.comb += cons.eq(ready & (eating | drop_head | take))
+                else:
+                    csr_req[i][v] = ready & ~eating & is_csr
+                    m.d.comb += cons.eq(ready & (eating | drop_head | csr_grant[i][v]))
                 consume[i][v] = cons
                 with m.If(cons & ~eating & head):
                     m.d.sync += eating.eq(~tail)
@@ -436,18 +521,33 @@ class Router(wiring.Component):
         for i, v in flat:
             m.d.comb += csr_grant[i][v].eq(csr_req[i][v] & ~taken)
             taken = taken | csr_req[i][v]
+        # With two router stages the write is registered and takes effect a cycle later (the
+        # address decode and table write enables then start from registers).
+        csr_domain = m.d.comb
+        if noc.router_stages == 2:
+            csr_domain = m.d.sync
+            m.d.sync += csr_we.eq(0)
         for i, v in flat:
             with m.If(csr_grant[i][v]):
                 hdr = data.View(Header, csr_hdr[i][v][:64])
-                m.d.comb += [csr_we.eq(1), csr_addr.eq(hdr.addr), csr_value.eq(csr_hdr[i][v][64:96])]
+                csr_domain += [csr_we.eq(1), csr_addr.eq(hdr.addr), csr_value.eq(csr_hdr[i][v][64:96])]
 
         # ----- separable switch allocation, one-hot throughout ---------------------------------
         # Input first: per input a round-robin arbiter over its (VC, output) requests; then per
         # output a round-robin arbiter over the inputs that chose it. Priorities advance only on a
         # used grant (iSLIP-like), which desynchronises the inputs under load.
         in_gnt = []  # in_gnt[i][v][p]
+        vc_gnt = []  # (FIFO buffers) vc_gnt[i][v]: the input arbiter chose VC v
         granted = [Signal(name=f"granted_{PORT_NAMES[i]}") for i in range(nports)]
         for i in range(nports):
+            if noc.buffers == "fifo":
+                # Each VC offers only its front flit, for one output: the input arbiter is over
+                # the VCs (``vcs`` wide, not ``vcs x 5``).
+                vc_req = [Cat(*reqs[i][v]).any() for v in range(vcs)]
+                g = _round_robin(m, vc_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
+                in_gnt.append([[g[v] & reqs[i][v][p] for p in range(nports)] for v in range(vcs)])
+                vc_gnt.append(g)
+                continue
             flat_req = [reqs[i][v][p] for v in range(vcs) for p in range(nports)]
             g = _round_robin(m, flat_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
             in_gnt.append([[g[v * nports + p] for p in range(nports)] for v in range(vcs)])
@@ -465,7 +565,10 @@ class Router(wiring.Component):
             for v in range(vcs):
                 for p in range(nports):
                     m.d.comb += win[i][v][p].eq(in_gnt[i][v][p] & out_gnt[p][i])
-                m.d.comb += rm[i][v].eq(Cat(*win[i][v]).any() | consume[i][v])
+                if vc_gnt:  # (one VC per input may win: the chosen one, if any output took it)
+                    m.d.comb += rm[i][v].eq((vc_gnt[i][v] & granted[i]) | consume[i][v])
+                else:
+                    m.d.comb += rm[i][v].eq(Cat(*win[i][v]).any() | consume[i][v])
                 sh = buf[i][v].shift
                 if sh is not None:
                     # Entry j moves up when the flit removed is at j or before it.
@@ -488,33 +591,76 @@ class Router(wiring.Component):
             sf = Signal(fb + 2, name=f"sel_flit_{PORT_NAMES[i]}")
             m.d.comb += sf.eq(_or_all(terms))
             sel_flit.append(sf)
+        # (FIFO buffers, two stages) the chosen flit's head and tail bits from the front registers,
+        # for ``busy``
+        sel_ht = [
+            _or_all(
+                [
+                    head_tail[i][v] & Cat(*[in_gnt[i][v][p] for p in range(nports)]).any().replicate(2)
+                    for v in range(vcs)
+                ]
+            )
+            for i in range(nports)
+        ]
 
         # ----- switch traversal into the output registers; credits -------------------------------
+        # router_stages = 1: the crossbar follows the allocator in the same cycle. 2: the grants
+        # and each input's granted flit are registered (``st_*``) and the crossbar runs from them
+        # in the next cycle; credits and ``busy`` are updated at grant time either way, so the next
+        # allocation sees them.
+        two_stage = noc.router_stages == 2
+        if two_stage:
+            st_flit = []
+            for i in range(nports):
+                r = Signal(fb + 2, name=f"st_flit_{PORT_NAMES[i]}")
+                m.d.sync += r.eq(sel_flit[i])
+                st_flit.append(r)
+        pending = [[Const(0)] * vcs for _ in range(nports)]  # granted, not yet on the link (probe)
         for p in range(nports):
             link = outs[p]
             og = out_gnt[p]
-            flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
-            m.d.comb += flit.eq(_or_all([sel_flit[i] & og[i].replicate(fb + 2) for i in range(nports)]))
-            flit_head, flit_tail = flit[fb], flit[fb + 1]
             send = [Signal(name=f"send_{PORT_NAMES[p]}{v}") for v in range(vcs)]
             for v in range(vcs):
                 m.d.comb += send[v].eq(Cat(*[win[i][v][p] for i in range(nports)]).any())
+            if two_stage:
+                # Only the framing bits cross at grant time (for ``busy``); the data the next cycle.
+                # (a look-past buffer may send a later entry: its bits come with the flit)
+                ht = sel_ht if noc.buffers == "fifo" else [sf[fb : fb + 2] for sf in sel_flit]
+                flit_head = _or_all([ht[i][0] & og[i] for i in range(nports)])
+                flit_tail = _or_all([ht[i][1] & og[i] for i in range(nports)])
+                st_og = Signal(nports, name=f"st_grant_{PORT_NAMES[p]}")
+                st_send = Signal(vcs, name=f"st_send_{PORT_NAMES[p]}")
+                m.d.sync += [st_og.eq(Cat(*og)), st_send.eq(Cat(*send))]
+                pending[p] = [st_send[v] for v in range(vcs)]
+                flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
+                m.d.comb += flit.eq(_or_all([st_flit[i] & st_og[i].replicate(fb + 2) for i in range(nports)]))
+                out_valid, out_send = st_og.any(), [st_send[v] for v in range(vcs)]
+            else:
+                flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
+                m.d.comb += flit.eq(_or_all([sel_flit[i] & og[i].replicate(fb + 2) for i in range(nports)]))
+                flit_head, flit_tail = flit[fb], flit[fb + 1]
+                out_valid, out_send = Cat(*og).any(), send
             vc_bits = [
-                Cat(*[send[v] for v in range(vcs) if (v >> b) & 1]).any() for b in range(len(link.flit.vc))
+                Cat(*[out_send[v] for v in range(vcs) if (v >> b) & 1]).any()
+                for b in range(len(link.flit.vc))
             ]
             m.d.sync += [
-                link.valid.eq(Cat(*og).any()),
+                link.valid.eq(out_valid),
                 link.flit.data.eq(flit[:fb]),
-                link.flit.head.eq(flit_head),
-                link.flit.tail.eq(flit_tail),
+                link.flit.head.eq(flit[fb]),
+                link.flit.tail.eq(flit[fb + 1]),
                 link.flit.vc.eq(Cat(*vc_bits)),
             ]
             for v in range(vcs):
                 back = link.credit[v]
                 with m.If(send[v] & ~back):
                     m.d.sync += credit[p][v].eq(credit[p][v] - 1)
+                    if credit_reg[p][v] is not None:
+                        m.d.sync += credit_reg[p][v].eq(credit[p][v] != 1)
                 with m.Elif(~send[v] & back):
                     m.d.sync += credit[p][v].eq(credit[p][v] + 1)
+                    if credit_reg[p][v] is not None:
+                        m.d.sync += credit_reg[p][v].eq(1)
                 with m.If(send[v] & flit_head & ~flit_tail):
                     m.d.sync += busy[p][v].eq(1)
                 with m.Elif(send[v] & flit_tail):
@@ -555,7 +701,15 @@ class Router(wiring.Component):
                 b.rm, b.rm_idx, b.consume = rm[i][v], idx, consume[i][v]
                 b.rm_flit = Array(entries[i][v])[idx] if n_ent > 1 else entries[i][v][0]
                 b.rm_port = port_of
-        self.probe = SimpleNamespace(buf=buf, rdy=rdy, consume=consume, credit=credit, busy=busy)
+        self.probe = SimpleNamespace(
+            buf=buf,
+            rdy=rdy,
+            consume=consume,
+            credit=credit,
+            busy=busy,
+            pending=pending,
+            stages=noc.router_stages,
+        )
         return m
 
     def _framing(self, m, link, w_en, q, nm, ren, r_tail, qdepth):
@@ -567,8 +721,12 @@ class Router(wiring.Component):
         whole otherwise. Returns the verdict FIFO and the credit bit to return to the source."""
         noc = self.cfg.noc
         depth = noc.vc_depth
-        verdict = SyncFIFO(width=1, depth=qdepth)
-        m.submodules[f"verdict_{nm}"] = verdict
+        if noc.router_stages == 2:  # the verdict at the front in a register
+            verdict = _FrontFifo(m, f"verdict_{nm}", qdepth, 1, 1)
+            m.d.comb += verdict.w_flags.eq(verdict.w_data)
+        else:
+            verdict = SyncFIFO(width=1, depth=qdepth)
+            m.submodules[f"verdict_{nm}"] = verdict
         in_pkt = Signal(name=f"in_pkt_{nm}")  # between a packet's first flit and its tail
         decided = Signal(name=f"decided_{nm}")  # its verdict is already out
         remaining = Signal(range(1 << LENGTH_BITS), name=f"remaining_{nm}")  # body flits still due
@@ -730,3 +888,62 @@ class _LookPastBuffer:
             with m.Elif(lands):
                 m.d.sync += [f[j].eq(x) for f, x in zip(fields, incoming, strict=True)]
                 m.d.sync += self.valid[j].eq(1)
+
+
+def _incr(value, modulo):
+    return value + 1 if modulo == 1 << len(value) else Mux(value == modulo - 1, 0, value + 1)
+
+
+class _FrontFifo:
+    """A FIFO for ``router_stages = 2`` buffers: flits (data, head, tail) in LUT RAM read
+    asynchronously from a registered pointer, like :class:`~amaranth.lib.fifo.SyncFIFO`, and the
+    front flit's flags (``flags``: head, tail, and what the allocator needs) also in registers, so
+    the allocation cycle starts from flip-flops, not from a LUT-RAM read. The flags of the next
+    flit are kept in a register file read at ``consume + 1`` (registered), so a pop -- the last
+    signal of the cycle -- only picks the front's next value. Same interface as ``SyncFIFO``
+    (``w_en``, ``w_data``, ``w_rdy``, ``r_en``, ``r_data``, ``r_rdy``, ``level``) plus ``w_flags``
+    and ``front`` (the front flit's flags, valid while ``r_rdy``); the caller keeps writes within
+    ``w_rdy`` (credits)."""
+
+    def __init__(self, m, nm, depth, width, nflags):
+        self.w_en, self.r_en = Signal(name=f"ff_w_en_{nm}"), Signal(name=f"ff_r_en_{nm}")
+        self.w_data = Signal(width, name=f"ff_w_data_{nm}")
+        self.r_data = Signal(width, name=f"ff_r_data_{nm}")
+        self.w_flags = Signal(nflags, name=f"ff_w_flags_{nm}")
+        self.front = Signal(nflags, name=f"ff_front_{nm}")
+        self.level = Signal(range(depth + 1), name=f"ff_level_{nm}")
+        self.w_rdy, self.r_rdy = Signal(name=f"ff_w_rdy_{nm}"), Signal(name=f"ff_r_rdy_{nm}")
+        mem = Memory(shape=width, depth=depth, init=[])
+        m.submodules[f"buf_{nm}"] = mem
+        wp, rp = mem.write_port(), mem.read_port(domain="comb")
+        produce = Signal(range(depth), name=f"ff_produce_{nm}")
+        consume = Signal(range(depth), name=f"ff_consume_{nm}")
+        consume1 = Signal(range(depth), init=1 % depth, name=f"ff_consume1_{nm}")  # consume + 1
+        flags = Array(Signal(nflags, name=f"ff_flags_{nm}_{j}") for j in range(depth))
+        do_read = self.r_en  # (the router pops only a ready FIFO)
+        m.d.comb += [
+            self.w_rdy.eq(self.level != depth),
+            self.r_rdy.eq(self.level != 0),
+            wp.addr.eq(produce),
+            wp.data.eq(self.w_data),
+            wp.en.eq(self.w_en),
+            rp.addr.eq(consume),
+            self.r_data.eq(rp.data),
+        ]
+        with m.If(self.w_en):
+            m.d.sync += [produce.eq(_incr(produce, depth)), flags[produce].eq(self.w_flags)]
+        with m.If(do_read):
+            m.d.sync += [consume.eq(_incr(consume, depth)), consume1.eq(_incr(consume1, depth))]
+        with m.If(self.w_en & ~do_read):
+            m.d.sync += self.level.eq(self.level + 1)
+        with m.Elif(do_read & ~self.w_en):
+            m.d.sync += self.level.eq(self.level - 1)
+        # The front's flags: the next flit's on a pop (or the incoming one if it is the next), the
+        # incoming one when the FIFO is empty.
+        with m.If(do_read):
+            with m.If(self.level >= 2):
+                m.d.sync += self.front.eq(flags[consume1])
+            with m.Else():
+                m.d.sync += self.front.eq(self.w_flags)
+        with m.Elif(self.level == 0):
+            m.d.sync += self.front.eq(self.w_flags)

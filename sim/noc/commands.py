@@ -31,6 +31,17 @@ def register(commands):
     q.add_argument("--vcs", type=int, default=2, help="virtual channels per port (default 2)")
     q.add_argument("--buf", type=int, default=8, help="flits per VC buffer (default 8)")
     q.add_argument("--packet-flits", type=int, default=1, help="flits per packet (default 1)")
+    q.add_argument(
+        "--buffers",
+        default="lookpast",
+        help="link-input buffers: lookpast (default) or fifo (the fpga-2x2 router's LUT-RAM FIFOs)",
+    )
+    q.add_argument(
+        "--router-stages",
+        type=int,
+        default=1,
+        help="router cycles per hop: 1 (default, 2 cycles/hop) or 2 (fpga-2x2: 3 cycles/hop)",
+    )
     q.add_argument("--dead", type=int, default=0, help="random dead nodes (table routing around them)")
     q.add_argument("--seed", type=int, default=1, help="traffic and dead-node seed")
     q.add_argument("--hotspot", type=int, default=0, help="hotspot node number (pattern hotspot)")
@@ -82,7 +93,15 @@ def sweep(commands, args) -> int:
     w, h = _mesh_arg(commands, args.mesh)
     try:
         Pattern.named(args.pattern)
-        cfg = sweep_config(w, h, vcs=args.vcs, buf=args.buf, packet_flits=args.packet_flits)
+        cfg = sweep_config(
+            w,
+            h,
+            vcs=args.vcs,
+            buf=args.buf,
+            packet_flits=args.packet_flits,
+            buffers=args.buffers,
+            router_stages=args.router_stages,
+        )
         dead = random_dead_nodes(w, h, args.dead, args.seed, keep=[(0, 0), node_xy(args.hotspot, w)])
         if args.pattern == "transpose" and w != h:
             raise ValueError(f"transpose needs a square mesh, not {w}x{h}")

@@ -357,13 +357,17 @@ def sweep_config(
     packet_flits: int = 1,
     flit_bits: int = 128,
     base: TatamiConfig | None = None,
+    buffers: str = "lookpast",
+    router_stages: int = 1,
 ) -> TatamiConfig:
     """The configuration a sweep builds (BookSim's: ``vcs`` VCs of ``buf`` flits). Routing is by
     tables, loaded per sweep (XY tables, or up*/down* around the sweep's dead nodes), so one build
-    measures every pattern and every set of dead nodes."""
+    measures every pattern and every set of dead nodes. ``buffers`` and ``router_stages`` choose
+    the router (:class:`~tatami.config.NocConfig`; ``"fifo"`` and 2 are the ``fpga-2x2`` router)."""
     base = base or preset("tiny")
+    router = "" if (buffers, router_stages) == ("lookpast", 1) else f"-{buffers}{router_stages}"
     return base.replace(
-        name=f"sweep-{width}x{height}-vc{vcs}-buf{buf}",
+        name=f"sweep-{width}x{height}-vc{vcs}-buf{buf}{router}",
         mesh=MeshConfig(width, height),
         noc=NocConfig(
             flit_bits=flit_bits,
@@ -371,6 +375,8 @@ def sweep_config(
             vc_depth=buf,
             max_packet_flits=max(packet_flits, 4),
             routing="table",
+            buffers=buffers,
+            router_stages=router_stages,
         ),
     )
 

@@ -22,6 +22,14 @@ from tatami.hw.noc.ports import node_index, node_xy, vc_for
 from tatami.sim.noc.model import NetworkModel, Packet, Scoreboard
 from tatami.sim.noc.routes import RouteTables
 
+#: The router micro-architectures the tests run (``NocConfig`` fields): the look-past router with
+#: one router stage (2 cycles per hop, the default) and the FPGA router (LUT-RAM FIFOs, registered
+#: grants: 3 cycles per hop, the ``fpga-2x2`` preset's).
+VARIANTS = {
+    "lookpast": {"buffers": "lookpast", "router_stages": 1},
+    "fifo": {"buffers": "fifo", "router_stages": 2},
+}
+
 
 @dataclass
 class RunResult:

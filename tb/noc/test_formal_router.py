@@ -12,24 +12,30 @@ from tatami.config import preset
 
 from .formal.harness import RouterHarness
 from .formal.prove import prove
+from .netsim import VARIANTS
 
 
-def _cfg():
-    return preset("tiny").replace(**{"noc.routing": "table"})
+def _cfg(variant="lookpast"):
+    return preset("tiny").replace(
+        **{"noc.routing": "table"}, **{f"noc.{k}": v for k, v in VARIANTS[variant].items()}
+    )
 
 
-def _check(props, depth, **kw):
-    result = prove(RouterHarness(_cfg(), props, **kw), depth=depth)
+def _check(props, depth, variant="lookpast", **kw):
+    # Depths are for one router stage; a second stage puts each flit on its link a cycle later.
+    cfg = _cfg(variant)
+    result = prove(RouterHarness(cfg, props, **kw), depth=depth + cfg.noc.router_stages - 1)
     return result
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize(
     ("props", "depth"),
     [(("credits",), 4), (("route",), 3), (("tag",), 4)],
     ids=["credits", "route", "tag"],
 )
-def test_router_safety(props, depth):
-    result = _check(props, depth)
+def test_router_safety(props, depth, variant):
+    result = _check(props, depth, variant)
     assert result.passed, result.log[-2000:]
 
 
@@ -54,10 +60,11 @@ def test_router_bounded_wait():
     ],
     ids=["no_credit_check", "no_edge_check", "fixed_priority"],
 )
-def test_broken_router_fails(mutation, props, depth, kw):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_broken_router_fails(mutation, props, depth, kw, variant):
     if depth is None:
         depth, kw = WAIT_DEPTH, {**kw, "bound": WAIT_BOUND}
-    result = _check(props, depth, mutation=mutation, **kw)
+    result = _check(props, depth, variant, mutation=mutation, **kw)
     assert result.status == "failed", result.log[-2000:]
 
 

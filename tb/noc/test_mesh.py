@@ -9,20 +9,22 @@ from tatami.hw.common import hier
 from tatami.hw.formats import MsgClass, PacketKind
 from tatami.hw.noc.mesh import Mesh
 from tatami.hw.noc.ports import DropReason, node_index
-from tatami.hw.noc.router import check_config
+from tatami.hw.noc.router import Router, check_config
 from tatami.sim.harness import generate_verilog
 from tatami.sim.noc.model import NetworkModel, Packet
 from tatami.sim.noc.routes import compile_routes
 from tatami.sim.noc.traffic import generate
 
-from .netsim import run_mesh
+from .netsim import VARIANTS, run_mesh
 
 
-def _cfg(w, h, routing="xy", **mesh):
+def _cfg(w, h, routing="xy", variant="lookpast", **mesh):
     cfg = preset("tiny")
     return cfg.replace(
         mesh=MeshConfig(w, h, **mesh),
-        noc=cfg.noc.__class__(flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing),
+        noc=cfg.noc.__class__(
+            flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing, **VARIANTS[variant]
+        ),
     )
 
 
@@ -31,17 +33,19 @@ def _assert_clean(result):
     assert sb.ok, sb.summary() + "\n" + "\n".join(sb.errors[:10])
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("stall", [0.0, 0.5])
-def test_2x2_uniform_random_with_back_pressure(stall):
-    cfg = _cfg(2, 2)
+def test_2x2_uniform_random_with_back_pressure(stall, variant):
+    cfg = _cfg(2, 2, variant=variant)
     packets = generate(cfg, "uniform", 0.5, 120, packet_flits=3, seed=2, classes="both")
     result = run_mesh(cfg, packets, sink_stall=stall, seed=7)
     _assert_clean(result)
     assert result.scoreboard.delivered == len(packets) > 50
 
 
-def test_3x3_tables_around_a_dead_node():
-    cfg = _cfg(3, 3, "table", dead_nodes=((1, 1),), dead_links=(((0, 0), (1, 0)),))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_3x3_tables_around_a_dead_node(variant):
+    cfg = _cfg(3, 3, "table", variant, dead_nodes=((1, 1),), dead_links=(((0, 0), (1, 0)),))
     tables = compile_routes(cfg.mesh)
     assert tables.algorithm != "xy"
     packets = generate(cfg, "uniform", 0.3, 80, packet_flits=2, seed=3, classes="both")
@@ -64,8 +68,9 @@ def _pkt(src, dst, kind=PacketKind.WRITE, mclass=MsgClass.REQUEST, body=(), leng
     return Packet(src, header, 0, tuple(body), cycle)
 
 
-def test_bad_packets_are_dropped_and_counted():
-    cfg = _cfg(3, 2, "table", dead_nodes=((2, 0),))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bad_packets_are_dropped_and_counted(variant):
+    cfg = _cfg(3, 2, "table", variant, dead_nodes=((2, 0),))
     tables = compile_routes(cfg.mesh)
     src = (0, 1)
     packets = [
@@ -89,8 +94,11 @@ def test_bad_packets_are_dropped_and_counted():
     assert result.scoreboard.delivered == 3
 
 
-def test_zero_load_latency_is_two_cycles_per_hop():
-    cfg = _cfg(4, 4)
+@pytest.mark.parametrize(("variant", "a", "b"), [("lookpast", 2, 2), ("fifo", 3, 3)])
+def test_zero_load_latency_is_a_plus_b_cycles_per_hop(variant, a, b):
+    """``a + b*D``: 2 + 2D with one router stage, 3 + 3D with two (registered grants)."""
+    cfg = _cfg(4, 4, variant=variant)
+    assert Router.hop_cycles(cfg) == b
     packets, t = [], 0
     for src, dst in [
         ((0, 0), (0, 0)),
@@ -113,8 +121,7 @@ def test_zero_load_latency_is_two_cycles_per_hop():
         fit.setdefault(d, set()).add(lat)
     assert all(len(v) == 1 for v in fit.values()), fit
     lat = {d: v.pop() for d, v in fit.items()}
-    a = lat[0]
-    assert all(lat[d] == a + 2 * d for d in lat), lat
+    assert lat == {d: a + b * d for d in lat}, lat
 
 
 def _restamp(p):

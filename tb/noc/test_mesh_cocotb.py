@@ -7,6 +7,8 @@ from tatami.config import preset
 from tatami.hw.units import unit
 from tatami.sim.harness import Design
 
+from .netsim import VARIANTS
+
 
 def mesh_design(cfg, **params):
     # The bench drives and reads the mesh's ports only: a ports-only Verilator build is smaller.
@@ -14,14 +16,16 @@ def mesh_design(cfg, **params):
     return Design(name, lambda: unit("mesh").build(cfg), cfg, params, internals=False)
 
 
-@pytest.mark.parametrize("preset_name", ["tiny", "fpga-2x2"])
+@pytest.mark.parametrize("preset_name", ["tiny", "fpga-2x2"])  # look-past router, FIFO router
 def test_mesh_smoke(cocotb_run, preset_name):
     cfg = preset(preset_name)
     cocotb_run(mesh_design(cfg, packets=200, packet_flits=2), "tatami.sim.benches.mesh")
 
 
-def test_mesh_3x3_dead_node_table_routing(cocotb_run):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_mesh_3x3_dead_node_table_routing(cocotb_run, variant):
     cfg = preset("tiny").replace(
-        **{"mesh.width": 3, "mesh.height": 3, "mesh.dead_nodes": ((1, 1),), "noc.routing": "table"}
+        **{"mesh.width": 3, "mesh.height": 3, "mesh.dead_nodes": ((1, 1),), "noc.routing": "table"},
+        **{f"noc.{k}": v for k, v in VARIANTS[variant].items()},
     )
     cocotb_run(mesh_design(cfg, packets=150), "tatami.sim.benches.mesh")

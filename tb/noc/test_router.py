@@ -20,16 +20,18 @@ from tatami.sim.noc.model import NetworkModel, Packet
 from tatami.sim.noc.routes import compile_routes
 from tatami.sim.noc.traffic import generate
 
-from .netsim import run_mesh
+from .netsim import VARIANTS, run_mesh
 
 _IMM = Codec(AtomicImmediate)
 
 
-def _cfg(w, h, routing="xy", **mesh):
+def _cfg(w, h, routing="xy", variant="lookpast", **mesh):
     cfg = preset("tiny")
     return cfg.replace(
         mesh=MeshConfig(w, h, **mesh),
-        noc=cfg.noc.__class__(flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing),
+        noc=cfg.noc.__class__(
+            flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing, **VARIANTS[variant]
+        ),
     )
 
 
@@ -63,9 +65,10 @@ def test_local_buffer_holds_a_whole_packet():
     assert Router.input_depth(cfg, Port.N.value) == 2
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("stall", [0.0, 0.4])
-def test_length_mismatch_is_dropped_whole(stall):
-    cfg = _cfg(3, 2)
+def test_length_mismatch_is_dropped_whole(stall, variant):
+    cfg = _cfg(3, 2, variant=variant)
     src = (0, 0)
     packets = [
         _pkt(src, (2, 1), body=(1, 2), tag=1),
@@ -89,10 +92,11 @@ def test_length_mismatch_is_dropped_whole(stall):
     assert result.drop_flags[0] == 1 << DropReason.LENGTH_MISMATCH.value
 
 
-def test_tables_load_through_control_packets():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_tables_load_through_control_packets(variant):
     """Every router's table arrives as CONTROL packets from its neighbour (so they cross the
     network, still routed XY), then traffic runs around the dead node by the tables."""
-    cfg = _cfg(3, 3, "table", dead_nodes=((1, 1),))
+    cfg = _cfg(3, 3, "table", variant, dead_nodes=((1, 1),))
     tables = compile_routes(cfg.mesh)
     live = cfg.mesh.live_nodes()
     packets = []
@@ -112,10 +116,11 @@ def test_tables_load_through_control_packets():
     assert all(result.drops[k] == [0] * len(DropReason) for k in result.drops)
 
 
-def test_dead_entry_in_transit_is_dropped_and_counted():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_dead_entry_in_transit_is_dropped_and_counted(variant):
     """A corrupt table (entry DEAD at a transit router) loses only the packets that meet it; they
     are counted as misroutes and everything else is still delivered."""
-    cfg = _cfg(3, 1, "table")
+    cfg = _cfg(3, 1, "table", variant)
     tables = compile_routes(cfg.mesh)
     packets = []
     for router in cfg.mesh.live_nodes():

@@ -26,11 +26,13 @@ from tatami.sim.noc.generator_model import TrafficSettings, predict
 from tatami.sim.noc.sweep import SweepPlan, ideal_throughput, plan_tables, sweep_config, with_dead
 from tatami.sim.noc.sweep import tester_design as design_for
 
+from .netsim import VARIANTS
+
 MESH = (3, 3)
 
 
-def _cfg():
-    return sweep_config(*MESH, vcs=2, buf=4, packet_flits=1)
+def _cfg(variant="lookpast"):
+    return sweep_config(*MESH, vcs=2, buf=4, packet_flits=1, **VARIANTS[variant])
 
 
 async def _run(driver, plan, rate):
@@ -153,9 +155,10 @@ async def faults_are_caught(dut):
 # The tester top (mesh + a generator and checker per node + register bus) takes minutes to build on
 # Verilator on a 2-core machine: it runs with -m long (and in tatami bench noc), not in the default suite.
 @pytest.mark.long
-def test_tester(cocotb_run, sim):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_tester(cocotb_run, sim, variant):
     env = {
         "TATAMI_MEASURE": "300" if sim == "verilator" else "120",
         "TATAMI_FAULT_LENGTHS": "2" if sim == "verilator" else "1",
     }
-    cocotb_run(design_for(_cfg()), "tb.noc.test_tester", extra_env=env)
+    cocotb_run(design_for(_cfg(variant)), "tb.noc.test_tester", extra_env=env)

@@ -27,7 +27,8 @@ Properties (``Assert``)
         constants) is followed through the buffer (its position moves up as older flits leave --
         in any order, the link inputs let flits for other outputs pass); when it leaves it is
         unchanged, and if it was switched (not dropped or consumed by a register write) it appears,
-        unchanged and on its VC, on the output chosen for it in the next cycle. It leaves once:
+        unchanged and on its VC, on the output chosen for it in the next cycle (two cycles later
+        with ``router_stages = 2``). It leaves once:
         after that it is no longer tracked, and nothing else matches its position.
     wait
         (``live=True``) Every input VC's oldest flit is served (switched or dropped) within
@@ -169,8 +170,9 @@ class RouterHarness(Elaboratable):
                     m.d.comb += Assume(~back[v] | (held != 0))
                 m.d.sync += held.eq(held + arrive - back[v])
                 if "credits" in self.props:
-                    # The flit on the output register counts: spent, not yet held downstream.
-                    m.d.comb += Assert(pr.credit[p][v] + held + arrive == depth)
+                    # The flit on the output register counts: spent, not yet held downstream; so
+                    # does a flit granted but still in the traversal stage (two router stages).
+                    m.d.comb += Assert(pr.credit[p][v] + held + arrive + pr.pending[p][v] == depth)
             m.d.comb += link.credit.eq(back)
             if "route" in self.props:
                 missing = {
@@ -212,6 +214,10 @@ class RouterHarness(Elaboratable):
                         m.d.sync += wr.eq(wr + 1)
                         with m.If(wr == tn):
                             m.d.sync += [shadow.eq(b.w_data), tracking.eq(1), pos.eq(b.w_pos)]
+            if pr.stages == 2:  # the grant is registered: the flit is on the link a cycle later
+                expect2, port2 = Signal(name="tag_expect2"), Signal(3, name="tag_port2")
+                m.d.sync += [expect2.eq(expect), port2.eq(expect_port)]
+                expect, expect_port = expect2, port2
             with m.If(expect), m.Switch(expect_port):
                 for p, link in enumerate(outs):
                     with m.Case(p):
