@@ -55,6 +55,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, LENGTH_BITS, LOCAL_ADDR_BITS, TatamiConfig
+from tatami.hw.common.select import select
 from tatami.hw.formats import Header, MsgClass, PacketKind, link_flit_layout
 
 from .ports import ROUTER_CSR_BASE, ROUTER_CSR_CTRL, ROUTER_CSR_TABLE, DropReason, Port
@@ -942,7 +943,9 @@ class _FrontFifo:
         # incoming one when the FIFO is empty.
         with m.If(do_read):
             with m.If(self.level >= 2):
-                m.d.sync += self.front.eq(flags[consume1])
+                # A Mux chain, not an Array read: Icarus runs an always @* case only when an input
+                # changes, and flags rewritten with their reset value never do (hw/common/select.py).
+                m.d.sync += self.front.eq(select(consume1, list(flags)))
             with m.Else():
                 m.d.sync += self.front.eq(self.w_flags)
         with m.Elif(self.level == 0):

@@ -10,13 +10,6 @@ from tatami.sim.harness import Design
 from .netsim import VARIANTS
 
 
-def _known_icarus_failure(cfg, sim):
-    # Open (docs/noc.md, "Open work"): the two-stage FIFO router drives X onto an ejection link on
-    # Icarus (4-state) early in the run; Verilator and Amaranth's simulator pass the same tests.
-    if sim == "icarus" and cfg.noc.router_stages == 2:
-        pytest.xfail("two-stage FIFO router: X on an ejection link on Icarus (open, see docs/noc.md)")
-
-
 def mesh_design(cfg, **params):
     # The bench drives and reads the mesh's ports only: a ports-only Verilator build is smaller.
     name = f"mesh_{cfg.mesh.width}x{cfg.mesh.height}"
@@ -26,7 +19,6 @@ def mesh_design(cfg, **params):
 @pytest.mark.parametrize("preset_name", ["tiny", "fpga-2x2"])  # look-past router, FIFO router
 def test_mesh_smoke(cocotb_run, sim, preset_name):
     cfg = preset(preset_name)
-    _known_icarus_failure(cfg, sim)
     cocotb_run(mesh_design(cfg, packets=200, packet_flits=2), "tatami.sim.benches.mesh")
 
 
@@ -36,5 +28,4 @@ def test_mesh_3x3_dead_node_table_routing(cocotb_run, sim, variant):
         **{"mesh.width": 3, "mesh.height": 3, "mesh.dead_nodes": ((1, 1),), "noc.routing": "table"},
         **{f"noc.{k}": v for k, v in VARIANTS[variant].items()},
     )
-    _known_icarus_failure(cfg, sim)
     cocotb_run(mesh_design(cfg, packets=150), "tatami.sim.benches.mesh")
