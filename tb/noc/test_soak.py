@@ -51,7 +51,9 @@ def _k() -> int:
 def _run(cfg, pattern, rate, dead, packets, seed):
     live = cfg.mesh.nodes - len(dead)
     ideal = ideal_throughput(with_dead(cfg, dead), pattern, cfg.mesh.width + 1)
-    accepted = min(rate, ideal) * 0.9
+    # Size the measured window for at least ``packets``: accepted throughput at and above saturation
+    # is below the ideal (8x8 uniform saturates near 0.8 of it), so assume 0.7 of it.
+    accepted = min(rate, ideal) * 0.7
     measure = int(packets / (accepted * live)) + 1
     plan = SweepPlan(
         pattern=pattern,
