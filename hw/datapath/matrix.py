@@ -219,8 +219,46 @@ class MatrixUnit(wiring.Component):
                 out.append(v)
             return Cat(*out)
 
-        def c_row_byte(row, col):
-            return d.c.addr + row * d.c.row_stride + col * csize(fc)
+        # ---- address generators: running byte addresses, no multiplier in a request's path ------
+        # Every address is a base plus row / column / K index times a stride. The strides are fixed
+        # for a descriptor, so the loader and the issue side keep the addresses of their current
+        # block, group and request in registers and add a step (a stride, or a stride times a
+        # constant computed once per descriptor with shifts and adds) when they move on. Addresses
+        # wrap at 24 bits like the descriptor's fields; only bits below ``wshift`` + the word
+        # address width are used.
+        def times(x, c):
+            """``x * c`` for a constant ``c``: shifts and adds (no multiplier), 24 bits."""
+            terms = [x << i for i in range(c.bit_length()) if c >> i & 1]
+            if not terms:
+                return Const(0, 24)
+            acc = terms[0]
+            for t in terms[1:]:
+                acc = acc + t
+            return acc[:24]
+
+        def esize_times(fmt, c):
+            return Mux(fmt == FpFormat.BF16, 2 * c, c)
+
+        def csize_times(fmt, c):
+            return Mux(fmt == FpFormat.FP32, 4 * c, Mux(fmt == FpFormat.BF16, 2 * c, c))
+
+        start_init = []  # register loads when a descriptor is accepted
+
+        def step_reg(value, name):
+            """A per-descriptor constant, registered from the incoming descriptor at start."""
+            r = Signal(24, name=name)
+            start_init.append(r.eq(value))
+            return r
+
+        st_a_blk = step_reg(times(dv.a.row_stride, rows_a), "st_a_blk")  # K-contiguous A: next block
+        st_b_blk = step_reg(times(dv.b.col_stride, cols_b), "st_b_blk")
+        st_a_kg = step_reg(times(dv.a.col_stride, w16), "st_a_kg")  # outer-contiguous A: next group
+        st_b_kg = step_reg(times(dv.b.row_stride, w16), "st_b_kg")
+        st_c_rblk = step_reg(times(dv.c.row_stride, rows_a), "st_c_rblk")  # C: next row of blocks
+        st_c_trow = step_reg(times(dv.c.row_stride, tm_), "st_c_trow")  # C: next row of tiles
+        c_trow_off = [step_reg(times(dv.c.row_stride, t * tm_), f"c_trow_off{t}") for t in range(bm_)]
+        c_tcol = csize_times(fc, tn_)  # C: next tile of a row
+        c_cblk = csize_times(fc, cols_b)  # C: next block of a row
 
         # ---- operand buffers: [buffer][line] of SRAM words; C rows widened to FP32 ----------------
         abuf = [[Signal(wbits, name=f"abuf{x}_{i}") for i in range(rows_a)] for x in range(2)]
@@ -262,39 +300,95 @@ class MatrixUnit(wiring.Component):
             inside = (row < d.m) & (col < d.n)
             byte = Signal(24, name=f"{name}_byte")
             # Rows and tiles beyond C read element (0, 0): the value is never used.
-            m.d.comb += byte.eq(Mux(inside, c_row_byte(row, col), d.c.addr))
+            m.d.comb += byte.eq(Mux(inside, c_cur, d.c.addr))
             return byte
 
-        def outer_rows(op, fmt, o0, span_max, o_dim, k_stride, name):
-            """Outer-contiguous operand: the word of request ``q`` (K-value ``ld_k0 + q``, or
-            ``ld_k0 + q // 2`` and the next word too when the span crosses a word boundary: ``two``;
-            clamped to K - 1), the byte offset of outer index ``o0`` in its word, ``two`` and the
-            request count."""
-            s = esize(fmt)
-            off = Signal(wshift, name=f"{name}_off")
-            m.d.comb += off.eq(op.addr + o0 * s)
-            left = o_dim - o0
-            span = Mux(left >= span_max, span_max, left) * s
-            two = Signal(name=f"{name}_two")
-            m.d.comb += two.eq(off + span > wbytes)
+        class Stream:
+            """The running addresses of one operand's loads. K-contiguous: ``blk`` is the byte
+            address of the block's first line, ``run`` that of the current request's line.
+            Outer-contiguous: ``ob`` is the address of the block's first row / column (``o0``) at
+            K = 0, ``kb`` the offset of the group's first K-value, ``run`` the address of the
+            current request's K-value ``kk`` (clamped to K - 1)."""
 
-            def word(q):
-                kk = ld_k0 + Mux(two, q >> 1, q)
-                kkc = Mux(kk >= d.k, d.k - 1, kk)
-                return ((op.addr + kkc * k_stride + o0 * s) >> wshift) + (q[0] & two)
+            def __init__(self, op, fmt, o0, span_max, o_dim, line_stride, k_stride, name):
+                self.blk = Signal(24, name=f"{name}_blk")
+                self.run = Signal(24, name=f"{name}_run")
+                self.ob = Signal(24, name=f"{name}_ob")
+                self.kb = Signal(24, name=f"{name}_kb")
+                self.om_run = Signal(24, name=f"{name}_om_run")
+                self.kk = Signal(17, name=f"{name}_kk")
+                self.line_stride, self.k_stride = line_stride, k_stride
+                start_init.extend(
+                    [
+                        self.blk.eq(dv_op(op)),
+                        self.run.eq(dv_op(op)),
+                        self.ob.eq(dv_op(op)),
+                        self.kb.eq(0),
+                        self.om_run.eq(dv_op(op)),
+                        self.kk.eq(0),
+                    ]
+                )
+                # The byte offset of the block's first element in its word, and whether the
+                # block's span crosses a word boundary (two words per K-value).
+                self.off = Signal(wshift, name=f"{name}_off")
+                m.d.comb += self.off.eq(self.ob[:wshift])
+                left = o_dim - o0
+                clipped = Mux(left >= span_max, span_max, left)
+                span = Mux(fmt == FpFormat.BF16, clipped << 1, clipped)
+                self.two = Signal(name=f"{name}_two")
+                m.d.comb += self.two.eq(self.off + span > wbytes)
+                self.om_n = Mux(self.two, n_om, w16)
 
-            return word, off, two, Mux(two, n_om, w16)
+            def word(self, om, q, gw):
+                """The word address of request ``q``."""
+                return Mux(om, (self.om_run >> wshift) + (q[0] & self.two), (self.run >> wshift) + gw)
 
-        a_om_word, a_off, a_two, a_om_n = outer_rows(d.a, fa, ld_row0, rows_a, d.m, d.a.col_stride, "a_om")
-        b_om_word, b_off, b_two, b_om_n = outer_rows(d.b, fb, ld_col0, cols_b, d.n, d.b.row_stride, "b_om")
+            def step(self, q):
+                """Statements for the next request of the group (after request ``q``)."""
+                nxt_k = ~self.two | q[0]
+                more = nxt_k & (self.kk + 1 < d.k)
+                return [
+                    self.run.eq(self.run + self.line_stride),
+                    self.om_run.eq(Mux(more, self.om_run + self.k_stride, self.om_run)),
+                    self.kk.eq(Mux(nxt_k, self.kk + 1, self.kk)),
+                ]
+
+            def regroup(self, blk_n, ob_n, kb_n, k0_n):
+                """Statements for the first request of the next group."""
+                return [
+                    self.blk.eq(blk_n),
+                    self.run.eq(blk_n),
+                    self.ob.eq(ob_n),
+                    self.kb.eq(kb_n),
+                    self.om_run.eq(ob_n + kb_n),
+                    self.kk.eq(k0_n),
+                ]
+
+        def dv_op(op):
+            return {"a": dv.a, "b": dv.b}[op].addr
+
+        sa_ = Stream("a", fa, ld_row0, rows_a, d.m, d.a.row_stride, d.a.col_stride, "a_ld")
+        sb_ = Stream("b", fb, ld_col0, cols_b, d.n, d.b.col_stride, d.b.row_stride, "b_ld")
+        a_off, a_two, a_om_n = sa_.off, sa_.two, sa_.om_n
+        b_off, b_two, b_om_n = sb_.off, sb_.two, sb_.om_n
         na_op = Mux(om_a, a_om_n, rows_a)
         nb = Mux(om_b, b_om_n, cols_b)
         with_c = d.accumulate & (ld_g == 0)
         na = na_op + Mux(with_c, c_rows, 0)
-        a_row_byte = d.a.addr + (ld_row0 + ia) * d.a.row_stride
-        b_col_byte = d.b.addr + (ld_col0 + ib) * d.b.col_stride
-        a_word = Mux(om_a, a_om_word(ia), (a_row_byte >> wshift) + Mux(cf8_a, ld_g >> 1, ld_g))
-        b_word = Mux(om_b, b_om_word(ib), (b_col_byte >> wshift) + Mux(cf8_b, ld_g >> 1, ld_g))
+        a_word = sa_.word(om_a, ia, Mux(cf8_a, ld_g >> 1, ld_g))
+        b_word = sb_.word(om_b, ib, Mux(cf8_b, ld_g >> 1, ld_g))
+        # C reads of a block, tile by tile in slot order, row by row: ``c_cur`` is the current
+        # row's address, ``c_tile`` its tile's first row, ``c_trow`` the tile row's first tile.
+        c_rblk = Signal(24)  # c.addr + ld_row0 * c.row_stride
+        c_blk = Signal(24)  # ... + ld_col0 * C's element size
+        c_trow = Signal(24)
+        c_tile = Signal(24)
+        c_cur = Signal(24)
+        c_r = Signal(range(max(tm_, 2)))
+        c_tn = Signal(range(max(bn_, 2)))
+        start_init.extend(
+            [x.eq(dv.c.addr) for x in (c_rblk, c_blk, c_trow, c_tile, c_cur)] + [c_r.eq(0), c_tn.eq(0)]
+        )
         c_req_byte = c_load_pos(ia - na_op, "cld_req")
         can_load = ld_active & ~full.bit_select(ld_buf, 1)
         # Requests leave from a register (the address arithmetic stays out of the SRAM's
@@ -308,6 +402,28 @@ class MatrixUnit(wiring.Component):
                 m.d.sync += [port.req.valid.eq(want), port.req.payload.addr.eq(addr)]
                 with m.If(want):
                     m.d.sync += idx.eq(idx + 1)
+                    if port is self.a:
+                        with m.If(ia < na_op):
+                            m.d.sync += sa_.step(ia)
+                        with m.Elif(c_r != tm_ - 1):
+                            m.d.sync += [c_cur.eq(c_cur + d.c.row_stride), c_r.eq(c_r + 1)]
+                        with m.Elif(c_tn != bn_ - 1):
+                            m.d.sync += [
+                                c_r.eq(0),
+                                c_tn.eq(c_tn + 1),
+                                c_tile.eq(c_tile + c_tcol),
+                                c_cur.eq(c_tile + c_tcol),
+                            ]
+                        with m.Else():
+                            m.d.sync += [
+                                c_r.eq(0),
+                                c_tn.eq(0),
+                                c_trow.eq(c_trow + st_c_trow),
+                                c_tile.eq(c_trow + st_c_trow),
+                                c_cur.eq(c_trow + st_c_trow),
+                            ]
+                    else:
+                        m.d.sync += sb_.step(ib)
             m.d.comb += [port.req.payload.write.eq(0), port.resp.ready.eq(1)]
         # The byte offset of each C row in its word, kept from its request for its response.
         c_off = [Signal(wshift, name=f"c_off{r}") for r in range(c_rows)]
@@ -356,9 +472,29 @@ class MatrixUnit(wiring.Component):
         ld_last_g = ld_k0 + w16 >= d.k
         ld_last_n = ld_col0 + cols_b >= d.n
         ld_last_m = ld_row0 + rows_a >= d.m
+        e_g = ~ld_last_g  # next group of the block
+        e_n = ld_last_g & ~ld_last_n  # next block of the row of blocks
+        e_m = ld_last_g & ld_last_n  # next row of blocks (or the end)
         with m.If(ld_active & (ra == na) & (rb == nb)):
             m.d.comb += full_set.eq(Mux(ld_buf, 0b10, 0b01))
             m.d.sync += [ia.eq(0), ib.eq(0), ra.eq(0), rb.eq(0), ld_buf.eq(~ld_buf)]
+            k0_n = Mux(e_g, ld_k0 + w16, 0)
+            m.d.sync += sa_.regroup(
+                Mux(e_m, sa_.blk + st_a_blk, sa_.blk),
+                Mux(e_m, sa_.ob + esize_times(fa, rows_a), sa_.ob),
+                Mux(e_g, sa_.kb + st_a_kg, 0),
+                k0_n,
+            )
+            m.d.sync += sb_.regroup(
+                Mux(e_n, sb_.blk + st_b_blk, Mux(e_m, d.b.addr, sb_.blk)),
+                Mux(e_n, sb_.ob + esize_times(fb, cols_b), Mux(e_m, d.b.addr, sb_.ob)),
+                Mux(e_g, sb_.kb + st_b_kg, 0),
+                k0_n,
+            )
+            c_rblk_n = Mux(e_m, c_rblk + st_c_rblk, c_rblk)
+            c_blk_n = Mux(e_n, c_blk + c_cblk, Mux(e_m, c_rblk_n, c_blk))
+            m.d.sync += [c_rblk.eq(c_rblk_n), c_blk.eq(c_blk_n), c_trow.eq(c_blk_n), c_tile.eq(c_blk_n)]
+            m.d.sync += [c_cur.eq(c_blk_n), c_r.eq(0), c_tn.eq(0)]
             with m.If(~ld_last_g):
                 m.d.sync += [ld_g.eq(ld_g + 1), ld_k0.eq(ld_k0 + w16)]
             with m.Else():
@@ -380,6 +516,9 @@ class MatrixUnit(wiring.Component):
         ex_k0 = Signal(17)
         ex_row0 = Signal(16)
         ex_col0 = Signal(16)
+        ex_crow = Signal(24)  # c.addr + ex_row0 * c.row_stride
+        ex_cblk = Signal(24)  # ... + ex_col0 * C's element size
+        start_init.extend([ex_crow.eq(dv.c.addr), ex_cblk.eq(dv.c.addr)])
         issued_all = Signal()
         tm = Signal(range(max(bm_, 2)))
         tn = Signal(range(max(bn_, 2)))
@@ -417,16 +556,21 @@ class MatrixUnit(wiring.Component):
                     with m.Else():
                         m.d.sync += [ex_g.eq(0), ex_k0.eq(0)]
                         with m.If(~last_n):
-                            m.d.sync += ex_col0.eq(ex_col0 + cols_b)
+                            m.d.sync += [ex_col0.eq(ex_col0 + cols_b), ex_cblk.eq(ex_cblk + c_cblk)]
                         with m.Else():
                             m.d.sync += ex_col0.eq(0)
                             with m.If(~last_m):
-                                m.d.sync += ex_row0.eq(ex_row0 + rows_a)
+                                m.d.sync += [
+                                    ex_row0.eq(ex_row0 + rows_a),
+                                    ex_crow.eq(ex_crow + st_c_rblk),
+                                    ex_cblk.eq(ex_crow + st_c_rblk),
+                                ]
                             with m.Else():
                                 m.d.sync += issued_all.eq(1)
 
         # Tags travel alongside the operands and the ring: they say what leaves the last MAC.
-        tag = data.StructLayout({"valid": 1, "last": 1, "row0": 16, "col0": 16})
+        # ``caddr``: byte address of the tile's element (0, 0) in C.
+        tag = data.StructLayout({"valid": 1, "last": 1, "row0": 16, "col0": 16, "caddr": 24})
 
         # Issue stage 1 (registered): the lines of this issue's tile rows / columns, its C rows.
         s1_tag = Signal(tag)
@@ -444,6 +588,11 @@ class MatrixUnit(wiring.Component):
                 s1_tag.last.eq(last),
                 s1_tag.row0.eq(ex_row0 + tm * tm_),
                 s1_tag.col0.eq(ex_col0 + tn * tn_),
+                s1_tag.caddr.eq(
+                    ex_cblk
+                    + select(tm, c_trow_off)
+                    + select(tn, [csize_times(fc, t * tn_) for t in range(max(bn_, 2))])
+                ),
                 s1_first.eq(first),
                 s1_kk.eq(kk_base),
                 s1_ks.eq(ks),
@@ -595,18 +744,24 @@ class MatrixUnit(wiring.Component):
 
         # ---- C write-back ---------------------------------------------------------------------
         tile_bits = tm_ * tn_ * 32
-        c_fifo = fifo.SyncFIFOBuffered(width=tile_bits + 32, depth=ring + 1)
+        c_fifo = fifo.SyncFIFOBuffered(width=tile_bits + 56, depth=ring + 1)
         m.submodules.c_fifo = c_fifo
         m.d.comb += [
             c_fifo_w_rdy.eq(c_fifo.w_rdy),
             c_fifo.w_en.eq(adv & tag_out.valid & tag_out.last),
             c_fifo.w_data.eq(
-                Cat(*[conv[i][jj] for i in range(tm_) for jj in range(tn_)], tag_out.row0, tag_out.col0)
+                Cat(
+                    *[conv[i][jj] for i in range(tm_) for jj in range(tn_)],
+                    tag_out.row0,
+                    tag_out.col0,
+                    tag_out.caddr,
+                )
             ),
         ]
         wb_tile = Signal(tile_bits)
         wb_row0 = Signal(16)
         wb_col0 = Signal(16)
+        wb_cur = Signal(24)  # byte address of the current row's first element
         wb_i = Signal(range(tm_ + 1))
         wb_busy = Signal()
         # 3: prepare the row (address, lanes, data: registered); 0: write it, or read its word for
@@ -621,11 +776,11 @@ class MatrixUnit(wiring.Component):
                 wb_phase.eq(3),
                 wb_tile.eq(c_fifo.r_data[:tile_bits]),
                 wb_row0.eq(c_fifo.r_data[tile_bits : tile_bits + 16]),
-                wb_col0.eq(c_fifo.r_data[tile_bits + 16 :]),
+                wb_col0.eq(c_fifo.r_data[tile_bits + 16 : tile_bits + 32]),
+                wb_cur.eq(c_fifo.r_data[tile_bits + 32 :]),
             ]
         row = wb_row0 + wb_i
-        c_byte = Signal(24)
-        m.d.comb += c_byte.eq(c_row_byte(row, wb_col0))
+        c_byte = wb_cur
         offset = c_byte[:wshift]
         row_vals = wb_tile.word_select(wb_i, tn_ * 32)
         packed = Signal(tn_ * 32)
@@ -684,9 +839,9 @@ class MatrixUnit(wiring.Component):
         rd_resp = self.c.resp.valid & (wr_out == 0)
         m.d.sync += wr_out.eq(wr_out + wr_acc - (self.c.resp.valid & (wr_out != 0)))
         with m.If(wb_row & (wb_phase == 0) & ~p_row_ok):
-            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3)]
+            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3), wb_cur.eq(wb_cur + d.c.row_stride)]
         with m.If(wb_write & self.c.req.ready):
-            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3)]
+            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3), wb_cur.eq(wb_cur + d.c.row_stride)]
         with m.If(rmw_read & self.c.req.ready):
             m.d.sync += wb_phase.eq(1)
         with m.If((wb_phase == 1) & rd_resp):
@@ -755,6 +910,7 @@ class MatrixUnit(wiring.Component):
                 ex_k0.eq(0),
                 ex_row0.eq(0),
                 ex_col0.eq(0),
+                *start_init,
             ]
         with m.If(finished):
             m.d.sync += [running.eq(0), done_valid.eq(1)]
