@@ -390,7 +390,11 @@ class MatrixUnit(wiring.Component):
             [x.eq(dv.c.addr) for x in (c_rblk, c_blk, c_trow, c_tile, c_cur)] + [c_r.eq(0), c_tn.eq(0)]
         )
         c_req_byte = c_load_pos(ia - na_op, "cld_req")
-        can_load = ld_active & ~full.bit_select(ld_buf, 1)
+        # The next group's requests go out while its buffer is still being consumed; their
+        # responses wait in the ports' response FIFOs until the buffer is free (``ld_free``), so
+        # the SRAM latency and the first requests of a group are hidden behind the ring.
+        can_load = ld_active
+        ld_free = ~full.bit_select(ld_buf, 1)
         # Requests leave from a register (the address arithmetic stays out of the SRAM's
         # arbitration path); a request is made while the register is free or being emptied.
         for port, idx, count, addr in [
@@ -424,7 +428,7 @@ class MatrixUnit(wiring.Component):
                             ]
                     else:
                         m.d.sync += sb_.step(ib)
-            m.d.comb += [port.req.payload.write.eq(0), port.resp.ready.eq(1)]
+            m.d.comb += [port.req.payload.write.eq(0), port.resp.ready.eq(ld_free)]
         # The byte offset of each C row in its word, kept from its request for its response.
         c_off = [Signal(wshift, name=f"c_off{r}") for r in range(c_rows)]
         with m.If((~self.a.req.valid | self.a.req.ready) & can_load & (ia < na)):
@@ -459,14 +463,14 @@ class MatrixUnit(wiring.Component):
                         with m.If((ld_buf == x) & (r == line)):
                             m.d.sync += bufs[x][line].eq(data_)
 
-        with m.If(self.a.resp.valid):
+        with m.If(self.a.resp.valid & ld_free):
             m.d.sync += ra.eq(ra + 1)
             take_lines(self.a, ra, om_a, cf8_a, a_off, a_two, a_om_n, abuf, rows_a, "ald")
             for x in range(2):
                 for r in range(c_rows):
                     with m.If((ld_buf == x) & (ra == na_op + r)):
                         m.d.sync += cbuf[x][r].eq(c_in)
-        with m.If(self.b.resp.valid):
+        with m.If(self.b.resp.valid & ld_free):
             m.d.sync += rb.eq(rb + 1)
             take_lines(self.b, rb, om_b, cf8_b, b_off, b_two, b_om_n, bbuf, cols_b, "bld")
         ld_last_g = ld_k0 + w16 >= d.k
@@ -762,23 +766,26 @@ class MatrixUnit(wiring.Component):
         wb_row0 = Signal(16)
         wb_col0 = Signal(16)
         wb_cur = Signal(24)  # byte address of the current row's first element
-        wb_i = Signal(range(tm_ + 1))
+        wb_i = Signal(range(tm_))
         wb_busy = Signal()
-        # 3: prepare the row (address, lanes, data: registered); 0: write it, or read its word for
-        # a read-modify-write; 1: wait for the read; 2: write the merged word.
-        wb_phase = Signal(2)
-        wb_old = Signal(wbits)
-        with m.If(~wb_busy & c_fifo.r_rdy):
-            m.d.comb += c_fifo.r_en.eq(1)
-            m.d.sync += [
-                wb_busy.eq(1),
-                wb_i.eq(0),
-                wb_phase.eq(3),
-                wb_tile.eq(c_fifo.r_data[:tile_bits]),
-                wb_row0.eq(c_fifo.r_data[tile_bits : tile_bits + 16]),
-                wb_col0.eq(c_fifo.r_data[tile_bits + 16 : tile_bits + 32]),
-                wb_cur.eq(c_fifo.r_data[tile_bits + 32 :]),
-            ]
+        # Rows are prepared one per cycle (address, lanes, shifted data, byte mask: registered)
+        # into a queue of ``wq`` rows. A row that covers its lanes whole is one write; any other is
+        # a read-modify-write whose read leaves as soon as no older queued row writes the same
+        # word, so the reads of several rows are in flight together and the port runs at two
+        # requests per row instead of waiting out the SRAM latency per row.
+        wq = 4
+        lanes_total = lane_count(sram)
+        q_addr = [Signal.like(self.c.req.payload.addr, name=f"wq_addr{e}") for e in range(wq)]
+        q_lanes = [Signal(lanes_total, name=f"wq_lanes{e}") for e in range(wq)]
+        q_partial = [Signal(name=f"wq_partial{e}") for e in range(wq)]
+        q_new = [Signal(wbits, name=f"wq_new{e}") for e in range(wq)]
+        q_bit_en = [Signal(wbits, name=f"wq_bit_en{e}") for e in range(wq)]
+        q_head = Signal(range(wq))  # oldest row: the next write
+        q_rd = Signal(range(wq))  # the next row whose read (if it needs one) is to be issued
+        q_tail = Signal(range(wq))  # the next free entry
+        q_count = Signal(range(wq + 1))  # rows from head to tail
+        q_unread = Signal(range(wq + 1))  # rows from rd to tail
+
         row = wb_row0 + wb_i
         c_byte = wb_cur
         offset = c_byte[:wshift]
@@ -796,58 +803,119 @@ class MatrixUnit(wiring.Component):
         )
         byte_en = Signal(wbytes)
         m.d.comb += byte_en.eq(row_bytes << offset)
-        lanes_total = lane_count(sram)
         lane_any = Cat(*[byte_en[8 * x : 8 * x + 8].any() for x in range(lanes_total)])
         lane_all = Cat(*[byte_en[8 * x : 8 * x + 8].all() for x in range(lanes_total)])
         partial = (lane_any & ~lane_all).any()
         bit_en = Cat(*[byte_en[x].replicate(8) for x in range(wbytes)])
         new_word = Signal(wbits)
         m.d.comb += new_word.eq(packed << (offset * 8))
-        p_addr = Signal.like(self.c.req.payload.addr)
-        p_lanes = Signal(lanes_total)
-        p_partial = Signal()
-        p_new = Signal(wbits)
-        p_bit_en = Signal(wbits)
-        p_row_ok = Signal()
-        with m.If(wb_phase == 3):
-            m.d.sync += [
-                p_addr.eq(c_byte >> wshift),
-                p_lanes.eq(lane_any),
-                p_partial.eq(partial),
-                p_new.eq(new_word),
-                p_bit_en.eq(bit_en),
-                p_row_ok.eq((row < d.m) & (wb_col0 < d.n)),
-                wb_phase.eq(0),
-            ]
-        merged = (wb_old & ~p_bit_en) | (p_new & p_bit_en)
-        wb_row = wb_busy & (wb_i < tm_)
-        rmw_read = wb_row & p_row_ok & (wb_phase == 0) & p_partial
-        wb_write = wb_row & p_row_ok & (((wb_phase == 0) & ~p_partial) | (wb_phase == 2))
-        m.d.comb += [
-            self.c.req.valid.eq(rmw_read | wb_write),
-            self.c.req.payload.addr.eq(p_addr),
-            self.c.req.payload.write.eq(~rmw_read),
-            self.c.req.payload.lanes.eq(p_lanes),
-            self.c.req.payload.data.eq(Mux(wb_phase == 2, merged, p_new)),
-            self.c.resp.ready.eq(1),
+        row_ok = (row < d.m) & (wb_col0 < d.n)
+
+        # Prepare: one row of the current tile per cycle while the queue has room; rows beyond C
+        # are skipped. The next tile is taken in the cycle its predecessor's last row goes.
+        # A row whose word is already queued in a read-modify-write that is not being written this
+        # cycle joins it (its bytes, lanes and byte mask are merged in): rows of neighbouring
+        # tiles and of the same tile share words in BF16 and CFloat8, and this way a word is read
+        # and written once for all of them.
+        want_write = Signal()
+        new_addr = Signal.like(self.c.req.payload.addr)
+        m.d.comb += new_addr.eq(c_byte >> wshift)
+        wq_bits = q_head.shape().width
+        q_age = [(Const(e, wq_bits) - q_head)[:wq_bits] for e in range(wq)]
+        joinable = [
+            (q_age[e] < q_count) & q_partial[e] & (q_addr[e] == new_addr) & ~((q_head == e) & want_write)
+            for e in range(wq)
         ]
-        # Write responses come back in order; the read of a read-modify-write is issued only after
-        # the writes before it, and no write follows until its response, so it is the response
-        # that arrives when no write is outstanding.
-        wr_out = Signal(16)
-        wr_acc = self.c.req.valid & self.c.req.ready & self.c.req.payload.write
-        rd_resp = self.c.resp.valid & (wr_out == 0)
-        m.d.sync += wr_out.eq(wr_out + wr_acc - (self.c.resp.valid & (wr_out != 0)))
-        with m.If(wb_row & (wb_phase == 0) & ~p_row_ok):
-            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3), wb_cur.eq(wb_cur + d.c.row_stride)]
-        with m.If(wb_write & self.c.req.ready):
-            m.d.sync += [wb_i.eq(wb_i + 1), wb_phase.eq(3), wb_cur.eq(wb_cur + d.c.row_stride)]
-        with m.If(rmw_read & self.c.req.ready):
-            m.d.sync += wb_phase.eq(1)
-        with m.If((wb_phase == 1) & rd_resp):
-            m.d.sync += [wb_phase.eq(2), wb_old.eq(self.c.resp.payload.data)]
-        with m.If(wb_busy & (wb_i == tm_)):
-            m.d.sync += [wb_busy.eq(0), wb_phase.eq(0)]
+        join = [joinable[e] & ~Cat(*joinable[:e]).any() if e else joinable[0] for e in range(wq)]
+        join_any = Cat(*joinable).any()
+        push = Signal()
+        row_go = wb_busy & (~row_ok | join_any | (q_count != wq))
+        m.d.comb += push.eq(wb_busy & row_ok & ~join_any & (q_count != wq))
+        for e in range(wq):
+            with m.If(wb_busy & row_ok & join[e]):
+                m.d.sync += [
+                    q_lanes[e].eq(q_lanes[e] | lane_any),
+                    q_new[e].eq((q_new[e] & ~bit_en) | (new_word & bit_en)),
+                    q_bit_en[e].eq(q_bit_en[e] | bit_en),
+                ]
+        with m.If(push):
+            for e in range(wq):
+                with m.If(q_tail == e):
+                    m.d.sync += [
+                        q_addr[e].eq(c_byte >> wshift),
+                        q_lanes[e].eq(lane_any),
+                        q_partial[e].eq(partial),
+                        q_new[e].eq(new_word),
+                        q_bit_en[e].eq(bit_en),
+                    ]
+            m.d.sync += q_tail.eq(q_tail + 1)
+        with m.If(row_go):
+            m.d.sync += [wb_i.eq(wb_i + 1), wb_cur.eq(wb_cur + d.c.row_stride)]
+            with m.If(wb_i == tm_ - 1):
+                m.d.sync += [wb_busy.eq(0), wb_i.eq(0)]
+        with m.If((~wb_busy | (row_go & (wb_i == tm_ - 1))) & c_fifo.r_rdy):
+            m.d.comb += c_fifo.r_en.eq(1)
+            m.d.sync += [
+                wb_busy.eq(1),
+                wb_i.eq(0),
+                wb_tile.eq(c_fifo.r_data[:tile_bits]),
+                wb_row0.eq(c_fifo.r_data[tile_bits : tile_bits + 16]),
+                wb_col0.eq(c_fifo.r_data[tile_bits + 16 : tile_bits + 32]),
+                wb_cur.eq(c_fifo.r_data[tile_bits + 32 :]),
+            ]
+
+        # The kind of every request in flight (1: a read), in order, to route its response; and
+        # the read data of read-modify-writes, in order.
+        kinds = fifo.SyncFIFOBuffered(width=1, depth=16)
+        rdata = fifo.SyncFIFOBuffered(width=wbits, depth=wq)
+        m.submodules.wb_kinds = kinds
+        m.submodules.wb_rdata = rdata
+        m.d.comb += [
+            self.c.resp.ready.eq(1),
+            kinds.r_en.eq(self.c.resp.valid),
+            rdata.w_en.eq(self.c.resp.valid & kinds.r_data[0]),
+            rdata.w_data.eq(self.c.resp.payload.data),
+        ]
+
+        # Read side: the row at ``q_rd``; one that needs no read is passed at once.
+        rd_pending = q_unread != 0
+        rd_partial = select(q_rd, q_partial)
+        rd_addr = select(q_rd, q_addr)
+        rd_age = (q_rd - q_head)[:wq_bits]
+        hazard = Cat(*[(q_age[e] < rd_age) & (q_addr[e] == rd_addr) for e in range(wq)]).any()
+        want_read = rd_pending & rd_partial & ~hazard
+        rd_pass = rd_pending & ~rd_partial
+
+        # Write side: the oldest row, once its read (if any) has been issued and has returned.
+        head_ready = q_count > q_unread
+        head_partial = select(q_head, q_partial)
+        head_new = select(q_head, q_new)
+        head_bit_en = select(q_head, q_bit_en)
+        merged = (rdata.r_data & ~head_bit_en) | (head_new & head_bit_en)
+        m.d.comb += want_write.eq(head_ready & (~head_partial | rdata.r_rdy))
+
+        m.d.comb += [
+            self.c.req.valid.eq((want_write | want_read) & kinds.w_rdy),
+            self.c.req.payload.addr.eq(Mux(want_write, select(q_head, q_addr), rd_addr)),
+            self.c.req.payload.write.eq(want_write),
+            self.c.req.payload.lanes.eq(select(q_head, q_lanes)),
+            self.c.req.payload.data.eq(Mux(head_partial, merged, head_new)),
+            kinds.w_en.eq(self.c.req.valid & self.c.req.ready),
+            kinds.w_data.eq(~want_write),
+        ]
+        c_acc = self.c.req.valid & self.c.req.ready
+        wrote = c_acc & want_write
+        read_issued = (c_acc & ~want_write) | rd_pass
+        m.d.comb += rdata.r_en.eq(wrote & head_partial)
+        with m.If(wrote):
+            m.d.sync += q_head.eq(q_head + 1)
+        with m.If(read_issued):
+            m.d.sync += q_rd.eq(q_rd + 1)
+        m.d.sync += [
+            q_count.eq(q_count + push - wrote),
+            q_unread.eq(q_unread + push - read_issued),
+        ]
+        wb_idle = ~wb_busy & (q_count == 0) & (kinds.level == 0)
 
         # ---- control, counters -------------------------------------------------------------------
         cycles = Signal(32)
@@ -855,16 +923,7 @@ class MatrixUnit(wiring.Component):
         st_op = Signal(32)
         st_wb = Signal(32)
         done_valid = Signal()
-        finished = (
-            running
-            & issued_all
-            & ~in_flight
-            & ~c_fifo.r_rdy
-            & ~wb_busy
-            & (wr_out == 0)
-            & (wb_phase == 0)
-            & ~done_valid
-        )
+        finished = running & issued_all & ~in_flight & ~c_fifo.r_rdy & wb_idle & ~done_valid
         m.d.comb += [
             self.start.ready.eq(~running & ~done_valid),
             self.done.valid.eq(done_valid),

@@ -2,7 +2,8 @@
 BF16 and CFloat8 operands, A row- or column-major and B row-major or given as B^T (the loader's
 two modes), C in FP32, BF16 or CFloat8 with every rounding, overwritten or
 accumulated, bit-exact (the bytes around C's elements must survive too); edge values (NaN,
-infinities, CFloat8 saturation); K split into two descriptors; utilization of a K = 256 GEMM;
+infinities, CFloat8 saturation); K split into two descriptors; utilization of K = 256 GEMMs (both
+layouts, converted and accumulated C);
 descriptors outside the RTL limits end with an error."""
 
 import copy
@@ -107,15 +108,26 @@ async def rejects_descriptor_outside_rtl_limits(dut):
 
 @cocotb.test()
 async def utilization(dut):
-    """A K = 256 GEMM of 2 x 2 blocks runs at >= 97% of the ideal cycle count."""
+    """K = 256 GEMMs of 2 x 2 blocks run at >= 97% of the ideal cycle count: both operand layouts
+    of A and B, FP32, BF16 (stochastic) and accumulated CFloat8 C (the issue's target)."""
     await clock_and_reset(dut)
     node = Node(dut)
     mx = node.cfg.node.matrix
     bm, bn = block_shape(node.cfg)
     m, n, k = 2 * bm * mx.m, 2 * bn * mx.n, 256
-    stats = await check_gemm(node, random.Random(cocotb.RANDOM_SEED), m, n, k, FpFormat.BF16, FpFormat.BF16)
-    dut._log.info(f"{m}x{n}x{k}: {stats}")
-    assert stats["utilization"] >= 0.97, f"utilization {stats['utilization']:.3f} below 0.97: {stats}"
+    cases = [
+        (FpFormat.BF16, {}),
+        (FpFormat.BF16, {"a_major": "m", "b_major": "n"}),
+        (FpFormat.BF16, {"fc": FpFormat.BF16, "mode": RoundMode.STOCHASTIC}),
+        (FpFormat.CF8_143, {"fc": FpFormat.CF8_143, "accumulate": True}),
+    ]
+    rng = random.Random(cocotb.RANDOM_SEED)
+    for fmt, opts in cases[: knob("utilization_gemms", len(cases))]:
+        stats = await check_gemm(node, rng, m, n, k, fmt, fmt, **opts)
+        dut._log.info(f"{m}x{n}x{k} {fmt.name} {opts}: {stats}")
+        assert stats["utilization"] >= 0.97, (
+            f"{fmt.name} {opts}: utilization {stats['utilization']:.3f} below 0.97: {stats}"
+        )
 
 
 def test_rejects_bad_config():
@@ -129,5 +141,9 @@ def test_rejects_bad_config():
 
 @pytest.mark.parametrize("name", ["fpga-2x2"])
 def test_matrix(cocotb_run, name, sim):
-    env = {} if sim == "verilator" else {"TATAMI_GEMMS": "2", "TATAMI_EDGE_GEMMS": "1"}
+    env = (
+        {}
+        if sim == "verilator"
+        else {"TATAMI_GEMMS": "2", "TATAMI_EDGE_GEMMS": "1", "TATAMI_UTILIZATION_GEMMS": "2"}
+    )
     cocotb_run(design(preset(name)), "tb.datapath.test_matrix", extra_env=env)
