@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.build import ResourceError
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
 from amaranth.lib import io
 
 from .pll import Ecp5Pll
@@ -42,10 +42,17 @@ class BoardTop(Elaboratable):
         elif b.family == "ecp5":
             m.submodules.pll = pll = Ecp5Pll(b.clock_mhz, self.freq_mhz)
             m.domains.sync = ClockDomain("sync")
+            # The reset comes from a register of the PLL's own clock: LOCK is asynchronous to it,
+            # so it goes through two flip-flops (the second one drives the design's reset net, a
+            # timed path from one register instead of an untimed one from the PLL's pin).
+            m.domains.rst_sync = ClockDomain("rst_sync", reset_less=True)
+            locked = Signal(2)
+            m.d.rst_sync += locked.eq(Cat(pll.locked, locked[0]))
             m.d.comb += [
                 pll.clk_in.eq(clk_buf.i),
                 ClockSignal("sync").eq(pll.clk_out),
-                ResetSignal("sync").eq(~pll.locked),
+                ClockSignal("rst_sync").eq(pll.clk_out),
+                ResetSignal("sync").eq(~locked[1]),
             ]
         else:
             raise ValueError(

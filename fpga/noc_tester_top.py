@@ -51,12 +51,19 @@ class NocTesterTop(wiring.Component):
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
         bus = bridge.bus
         page = Signal(len(tester.addr) - WINDOW_BITS)
-        in_window = bus.addr >= BridgeReg.DESIGN
+        in_window = bus.addr[WINDOW_BITS]
+        assert BridgeReg.DESIGN == 1 << WINDOW_BITS
         read_page = Signal()
+        # The write strobe goes to the tester a cycle late, from a register (the bridge holds addr
+        # and wdata through that cycle): the bridge's decoding and the tester's are not one path.
+        # Reads keep their one cycle: the tester's read multiplexer starts at the bridge's
+        # address register and ends at its own rdata register.
+        we = Signal()
+        m.d.sync += we.eq(bus.we & in_window)
         m.d.comb += [
             tester.addr.eq(Cat(bus.addr[:WINDOW_BITS], page)),
             tester.wdata.eq(bus.wdata),
-            tester.we.eq(bus.we & in_window),
+            tester.we.eq(we),
             bus.rdata.eq(Mux(read_page, page, tester.rdata)),
         ]
         with m.If(bus.we & (bus.addr == BridgeReg.PAGE)):

@@ -24,7 +24,9 @@ PREFIX = 18
 class RegBusSignature(wiring.Signature):
     """A register bus, from the initiator's side: ``addr``, ``wdata``, one-cycle ``we`` / ``re``
     strobes; ``rdata`` is valid the cycle after ``re``. Addresses are 16-bit register numbers,
-    registers 32-bit."""
+    registers 32-bit. ``addr`` and ``wdata`` come straight from registers and hold their values
+    from the cycle of the strobe to at least the cycle after it (a target may register the
+    strobe and act a cycle late)."""
 
     def __init__(self):
         super().__init__({"addr": Out(16), "wdata": Out(32), "we": Out(1), "re": Out(1), "rdata": In(32)})
@@ -205,6 +207,9 @@ class BridgeCore(wiring.Component):
             m.d.sync += [status.eq(code), payload_len.eq(length), ptr.eq(0)]
             m.next = "RESPOND"
 
+        # The request's address and value, straight from the prefix registers (which hold them
+        # until the next frame is loaded): no decoding logic in front of a target's decoder.
+        m.d.comb += [self.bus.addr.eq(reg_addr), self.bus.wdata.eq(reg_value)]
         with m.FSM():
             with m.State("IDLE"):
                 m.d.sync += [ptr.eq(0), phase.eq(0), is_ping.eq(0)]
@@ -238,7 +243,7 @@ class BridgeCore(wiring.Component):
                                 m.d.sync += value.eq(local_value)
                                 respond(Status.OK, 4)
                             with m.Else():
-                                m.d.comb += [self.bus.addr.eq(reg_addr), self.bus.re.eq(1)]
+                                m.d.comb += self.bus.re.eq(1)
                                 m.next = "BUS_READ"
                         with m.Case(Op.REG_WRITE):
                             with m.If(nargs != 6):
@@ -248,11 +253,7 @@ class BridgeCore(wiring.Component):
                                 with m.If(reg_addr == BridgeReg.CLEAR):
                                     m.d.comb += self.clear.eq(1)
                                 with m.Elif(~is_local):
-                                    m.d.comb += [
-                                        self.bus.addr.eq(reg_addr),
-                                        self.bus.wdata.eq(reg_value),
-                                        self.bus.we.eq(1),
-                                    ]
+                                    m.d.comb += self.bus.we.eq(1)
                                 respond(Status.OK)
                         with m.Case(Op.SEND):
                             if not self.packets:

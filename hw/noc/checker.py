@@ -31,10 +31,14 @@ from tatami.hw.formats import Header, PacketKind
 from .router import LinkSignature
 from .traffic import hw_body_word, hw_check_field
 
-__all__ = ["WINDOW", "TrafficChecker"]
+__all__ = ["PIPELINE", "WINDOW", "TrafficChecker"]
 
 #: Sequence numbers below the expected one whose arrival the checker remembers (duplicate detection).
 WINDOW = 16
+#: Cycles between a packet's tail flit and the update of its counters, beyond the usual register
+#: (``flits``, ``win_flits`` and ``ejected`` have no extra delay): the sequence-table stage and the
+#: counter stage (timing on the FPGA).
+PIPELINE = 2
 
 
 class TrafficChecker(wiring.Component):
@@ -210,80 +214,126 @@ class TrafficChecker(wiring.Component):
                         st.stamp.eq(p_stamp),
                     ]
 
-        # ----- sequence table ------------------------------------------------------------------------
+        # ----- pipeline -------------------------------------------------------------------------------
+        # Stage 0 (above, the flit's cycle): reassembly and the integrity checks. Stage 1: the
+        # sequence table (read, classify, write back). Stage 2: the counters and the latency
+        # accumulators. Each table is read and written in one stage, so back-to-back packets of a
+        # flow (or of a distance) see each other's updates; the counters of a packet change
+        # ``PIPELINE`` cycles later than with the checks alone (``flits``/``win_flits`` do not wait).
         flows = 2 * w * h
-        entry_layout = data.StructLayout({"expect": 32, "seen": WINDOW})
-        m.submodules.seq_table = seqs = Memory(shape=entry_layout, depth=flows, init=[])
-        rd = seqs.read_port(domain="comb")
-        wr = seqs.write_port()
-        m.d.comb += rd.addr.eq(Cat(p_mclass, p_src_y * w + p_src_x))
-        e, seen = rd.data.expect, rd.data.seen
-        d = Signal(32)
-        k = Signal(32)
-        m.d.comb += [d.eq(p_seq - e), k.eq(~d)]  # k = e - 1 - s
-        late = d[31]
-        k_small = Signal()
-        m.d.comb += k_small.eq(k < WINDOW)
-        dup = Signal()
-        m.d.comb += dup.eq(late & k_small & seen.bit_select(k[:4], 1))
-        shift = Signal(range(WINDOW + 1))
-        m.d.comb += shift.eq(Mux(d < WINDOW, d + 1, WINDOW))
-
-        good = Signal()
-        m.d.comb += good.eq(finish & ~bad)
-        with m.If(good):
-            m.d.comb += [wr.addr.eq(rd.addr), wr.en.eq(1)]
-            with m.If(~late):
-                m.d.comb += [wr.data.expect.eq(p_seq + 1), wr.data.seen.eq((seen << shift) | 1)]
-                m.d.sync += self.holes.eq(self.holes + d)
-            with m.Else():
-                m.d.comb += wr.data.expect.eq(e)
-                with m.If(dup):
-                    m.d.comb += wr.data.seen.eq(seen)
-                    m.d.sync += self.duplicated.eq(self.duplicated + 1)
-                with m.Else():
-                    m.d.comb += wr.data.seen.eq(seen | Mux(k_small, 1 << k[:4], 0))
-                    m.d.sync += [self.misordered.eq(self.misordered + 1), self.holes.eq(self.holes - 1)]
-
-        # ----- counters and latency -----------------------------------------------------------------
-        with m.If(link.valid):
-            m.d.sync += self.flits.eq(self.flits + 1)
-            with m.If(self.window):
-                m.d.sync += self.win_flits.eq(self.win_flits + 1)
-        with m.If(finish):
-            m.d.sync += self.received.eq(self.received + 1)
-            with m.If(p_mark):
-                m.d.sync += self.measured_received.eq(self.measured_received + 1)
-        m.d.sync += self.corrupted.eq(
-            self.corrupted + (finish & bad) + (link.valid & stray) + (link.valid & flit.head & cut)
-        )
-
         latency = Signal(32)
         m.d.comb += latency.eq(self.now - p_stamp)
         dx = Mux(p_src_x > self.x, p_src_x - self.x, self.x - p_src_x)
         dy = Mux(p_src_y > self.y, p_src_y - self.y, self.y - p_src_y)
         dist = Signal(range(self.distances))
         m.d.comb += dist.eq(dx + dy)
+        flow = Signal(range(flows))
+        m.d.comb += flow.eq(Cat(p_mclass, p_src_y * w + p_src_x))
+        n_corrupt = Signal(2)  # corrupted packets this flit ends or strays into
+        m.d.comb += n_corrupt.eq((finish & bad) + (link.valid & stray) + (link.valid & flit.head & cut))
+
+        s1_finish, s1_bad, s1_mark = Signal(), Signal(), Signal()
+        s1_seq, s1_lat = Signal(32), Signal(32)
+        s1_flow = Signal(range(flows))
+        s1_dist = Signal(range(self.distances))
+        s1_corrupt = Signal(2)
+        m.d.sync += [
+            s1_finish.eq(finish),
+            s1_bad.eq(bad),
+            s1_mark.eq(p_mark),
+            s1_seq.eq(p_seq),
+            s1_lat.eq(latency),
+            s1_flow.eq(flow),
+            s1_dist.eq(dist),
+            s1_corrupt.eq(n_corrupt),
+        ]
+
+        # ----- stage 1: sequence table ------------------------------------------------------------------
+        entry_layout = data.StructLayout({"expect": 32, "seen": WINDOW})
+        m.submodules.seq_table = seqs = Memory(shape=entry_layout, depth=flows, init=[])
+        rd = seqs.read_port(domain="comb")
+        wr = seqs.write_port()
+        m.d.comb += rd.addr.eq(s1_flow)
+        e, seen = rd.data.expect, rd.data.seen
+        d = Signal(32)
+        k = Signal(32)
+        m.d.comb += [d.eq(s1_seq - e), k.eq(~d)]  # k = e - 1 - s
+        late = d[31]
+        k_small = Signal()
+        m.d.comb += k_small.eq(k < WINDOW)
+        dup = Signal()
+        m.d.comb += dup.eq(late & k_small & seen.bit_select(k[:4], 1))
+        # seen << (d + 1), zero from d = WINDOW - 1 on (no adder in front of the shifter)
+        seen_shifted = Signal(WINDOW)
+        m.d.comb += seen_shifted.eq(Mux(d < WINDOW, (seen << 1) << d[:4], 0))
+
+        good = Signal()
+        m.d.comb += good.eq(s1_finish & ~s1_bad)
+        with m.If(good):
+            m.d.comb += [wr.addr.eq(rd.addr), wr.en.eq(1)]
+            with m.If(~late):
+                m.d.comb += [wr.data.expect.eq(s1_seq + 1), wr.data.seen.eq(seen_shifted | 1)]
+            with m.Else():
+                m.d.comb += wr.data.expect.eq(e)
+                with m.If(dup):
+                    m.d.comb += wr.data.seen.eq(seen)
+                with m.Else():
+                    m.d.comb += wr.data.seen.eq(seen | Mux(k_small, 1 << k[:4], 0))
+
+        s2_finish, s2_good, s2_late, s2_dup, s2_mark = Signal(), Signal(), Signal(), Signal(), Signal()
+        s2_d, s2_lat = Signal(32), Signal(32)
+        s2_dist = Signal(range(self.distances))
+        s2_corrupt = Signal(2)
+        m.d.sync += [
+            s2_finish.eq(s1_finish),
+            s2_good.eq(good),
+            s2_late.eq(late),
+            s2_dup.eq(dup),
+            s2_mark.eq(s1_mark),
+            s2_d.eq(d),
+            s2_lat.eq(s1_lat),
+            s2_dist.eq(s1_dist),
+            s2_corrupt.eq(s1_corrupt),
+        ]
+
+        # ----- stage 2: counters and latency ----------------------------------------------------------
+        with m.If(s2_good):
+            with m.If(~s2_late):
+                m.d.sync += self.holes.eq(self.holes + s2_d)
+            with m.Elif(s2_dup):
+                m.d.sync += self.duplicated.eq(self.duplicated + 1)
+            with m.Else():
+                m.d.sync += [self.misordered.eq(self.misordered + 1), self.holes.eq(self.holes - 1)]
+        with m.If(link.valid):
+            m.d.sync += self.flits.eq(self.flits + 1)
+            with m.If(self.window):
+                m.d.sync += self.win_flits.eq(self.win_flits + 1)
+        with m.If(s2_finish):
+            m.d.sync += self.received.eq(self.received + 1)
+            with m.If(s2_mark):
+                m.d.sync += self.measured_received.eq(self.measured_received + 1)
+        m.d.sync += self.corrupted.eq(self.corrupted + s2_corrupt)
+
         dist_layout = data.StructLayout({"sum": 32, "count": 32})
         m.submodules.dist_table = dists = Memory(shape=dist_layout, depth=self.distances, init=[])
         drd = dists.read_port(domain="comb")
         dwr = dists.write_port()
         out_rd = dists.read_port(domain="comb")
         m.d.comb += [
-            drd.addr.eq(dist),
+            drd.addr.eq(s2_dist),
             out_rd.addr.eq(self.dist_addr),
             self.dist_sum.eq(out_rd.data.sum),
             self.dist_count.eq(out_rd.data.count),
         ]
-        with m.If(good & ~dup & p_mark):
+        with m.If(s2_good & ~s2_dup & s2_mark):
             m.d.sync += [
                 self.lat_count.eq(self.lat_count + 1),
-                self.lat_sum.eq(self.lat_sum + latency),
-                self.lat_max.eq(Mux(latency > self.lat_max, latency, self.lat_max)),
+                self.lat_sum.eq(self.lat_sum + s2_lat),
+                self.lat_max.eq(Mux(s2_lat > self.lat_max, s2_lat, self.lat_max)),
             ]
             m.d.comb += [
-                dwr.addr.eq(dist),
-                dwr.data.sum.eq(drd.data.sum + latency),
+                dwr.addr.eq(s2_dist),
+                dwr.data.sum.eq(drd.data.sum + s2_lat),
                 dwr.data.count.eq(drd.data.count + 1),
                 dwr.en.eq(1),
             ]
@@ -309,4 +359,5 @@ class TrafficChecker(wiring.Component):
             ]
             m.d.sync += [c.eq(0) for c in counters]
             m.d.sync += [s.active.eq(0) for s in states]
+            m.d.sync += [s1_finish.eq(0), s1_corrupt.eq(0), s2_finish.eq(0), s2_good.eq(0), s2_corrupt.eq(0)]
         return m

@@ -32,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 from tatami.config import TatamiConfig
 from tatami.hw.common import hier
 
-from .checker import TrafficChecker
+from .checker import PIPELINE, TrafficChecker
 from .mesh import Mesh
 from .ports import node_index
 from .tester_regs import (
@@ -222,14 +222,26 @@ class NocTester(wiring.Component):
             ]
 
         # ----- generators and checkers -------------------------------------------------------------
-        clearing = Signal()
-        creating = Signal()
-        marking = Signal()
-        m.d.comb += [
-            clearing.eq(phase == Phase.CLEAR),
-            creating.eq((phase == Phase.WARMUP) | (phase == Phase.MEASURE) | (phase == Phase.DRAIN)),
-            marking.eq(phase == Phase.MEASURE),
-        ]
+        # The phase decoded into registers, set together with the phase (``goto``): what every
+        # generator and checker follows comes straight from a flip-flop.
+        clearing = Signal()  # phase == CLEAR
+        creating = Signal()  # phase in (WARMUP, MEASURE, DRAIN)
+        marking = Signal()  # phase == MEASURE
+
+        def goto(p):
+            creates = p in (Phase.WARMUP, Phase.MEASURE, Phase.DRAIN)
+            m.d.sync += [
+                phase.eq(p),
+                clearing.eq(p == Phase.CLEAR),
+                creating.eq(creates),
+                marking.eq(p == Phase.MEASURE),
+            ]
+
+        # The checkers' clock runs one cycle behind the generators': a generator's flit goes on the
+        # link from a register a cycle after its decision (hw/noc/traffic.py), so latencies (now -
+        # stamp at the tail's ejection) count creation to ejection without that register.
+        cycle_chk = Signal(32)
+        m.d.sync += cycle_chk.eq(cycle[:32])
         gens, chks = {}, {}
         dist_index = Signal(range(w + h - 1))
         for x, y in mesh_cfg.live_nodes():
@@ -264,16 +276,23 @@ class NocTester(wiring.Component):
                 g.live_mask.eq(live_mask),
                 c.x.eq(x),
                 c.y.eq(y),
-                c.now.eq(cycle[:32]),
+                c.now.eq(cycle_chk),
                 c.clear.eq(clearing),
                 c.window.eq(marking),
                 c.packet_flits.eq(packet_flits),
                 c.dist_addr.eq(dist_index),
             ]
 
-        # Per-node counter values (dead nodes read 0), and their totals.
-        def drops_of(k):
-            return _tree([mesh.drops[k][r] for r in range(len(mesh.drops[k]))], lambda a, b: a + b)
+        # Per-node counter values (dead nodes read 0), and their totals. The totals are registers
+        # (adder trees over every node's counters, one cycle behind the counters; the drops, summed
+        # per node first, two), and so is every figure the phases decide on: see "run control" below.
+        drops_node = {}
+        for k in range(nodes):
+            reg = Signal(32, name=f"drops_{k}")
+            m.d.sync += reg.eq(
+                _tree([mesh.drops[k][r] for r in range(len(mesh.drops[k]))], lambda a, b: a + b)
+            )
+            drops_node[k] = reg
 
         per_node = {}
         for k in range(nodes):
@@ -285,7 +304,7 @@ class NocTester(wiring.Component):
                     vals[cnt] = getattr(chks[k], name)
                 vals[Counter.LAT_SUM_LO] = chks[k].lat_sum[:32]
                 vals[Counter.LAT_SUM_HI] = chks[k].lat_sum[32:]
-            vals[Counter.DROPS] = drops_of(k)
+            vals[Counter.DROPS] = drops_node[k]
             per_node[k] = vals
         totals = {}
         for cnt in Counter:
@@ -297,24 +316,51 @@ class NocTester(wiring.Component):
             else:
                 t = _tree(items, lambda a, b: (a + b)[:32])
             sig = Signal(32, name=f"total_{cnt.name.lower()}")
-            m.d.comb += sig.eq(t)
+            m.d.sync += sig.eq(t)
             totals[cnt] = sig
         lat_sum_total = Signal(64)
-        m.d.comb += lat_sum_total.eq(_tree([c.lat_sum for c in chks.values()], lambda a, b: (a + b)[:64]))
+        m.d.sync += lat_sum_total.eq(_tree([c.lat_sum for c in chks.values()], lambda a, b: (a + b)[:64]))
         totals[Counter.LAT_SUM_LO] = lat_sum_total[:32]
         totals[Counter.LAT_SUM_HI] = lat_sum_total[32:]
 
+        # ----- run control: a consistent snapshot, ``lag`` cycles old ------------------------------
+        # The phases end on sums over every node (every measured packet received; every packet
+        # received or dropped, every source queue empty), and the watchdog counts cycles with packets
+        # outstanding and no flit ejected. These decisions are taken on a snapshot of cycle t - lag,
+        # in registers: the checkers count a packet PIPELINE cycles after the counters of the
+        # generators would, so the generators' totals and the drops are delayed to line up with
+        # the checkers' (a packet counted as received in the snapshot was counted as sent in it),
+        # and the phase, the idle flags and the ejections of cycle t - lag come along. The
+        # decisions are then exactly those of cycle t - lag without the pipelines, taken lag
+        # cycles later: a phase ends lag cycles later (DRAIN_CYCLES and FLUSH_CYCLES count them);
+        # the watchdog's stall lengths are the same.
+        lag = PIPELINE + 2
+
+        def delayed(value, cycles, name):
+            for i in range(cycles):
+                reg = Signal.like(value, name=f"{name}_d{i + 1}")
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        snap_sent = delayed(totals[Counter.SENT], PIPELINE, "snap_sent")
+        snap_mcreated = delayed(totals[Counter.MEASURED_CREATED], PIPELINE, "snap_mcreated")
+        snap_drops = delayed(totals[Counter.DROPS], PIPELINE - 1, "snap_drops")
+        snap_received, snap_duplicated = totals[Counter.RECEIVED], totals[Counter.DUPLICATED]
+        snap_mreceived = totals[Counter.MEASURED_RECEIVED]
+        outstanding = Signal(32)  # at cycle t - lag
+        measured_out = Signal()  # at cycle t - lag: measured packets created and not yet received
+        m.d.sync += [
+            outstanding.eq(snap_sent - snap_received + snap_duplicated - snap_drops),
+            measured_out.eq(snap_mreceived != snap_mcreated),
+        ]
         all_idle = Signal()
         m.d.comb += all_idle.eq(Cat(*[g.idle for g in gens.values()]).all())
-        outstanding = Signal(32)
-        m.d.comb += outstanding.eq(
-            totals[Counter.SENT]
-            - totals[Counter.RECEIVED]
-            + totals[Counter.DUPLICATED]
-            - totals[Counter.DROPS]
-        )
         any_eject = Signal()
         m.d.comb += any_eject.eq(Cat(*[c.ejected for c in chks.values()]).any())
+        snap_idle = delayed(all_idle, lag, "snap_idle")
+        snap_eject = delayed(any_eject, lag, "snap_eject")
+        snap_phase = delayed(phase.as_value(), lag, "snap_phase")
         overflow_any = Signal()
         m.d.comb += overflow_any.eq(totals[Counter.OVERFLOW] != 0)
         dropped_any = Signal()
@@ -324,37 +370,45 @@ class NocTester(wiring.Component):
         m.d.sync += cycle.eq(cycle + 1)
         with m.Switch(phase):
             with m.Case(Phase.IDLE), m.If(start):
-                m.d.sync += [phase.eq(Phase.CLEAR), timer.eq(0), cycle.eq(0), status.eq(0)]
+                goto(Phase.CLEAR)
+                m.d.sync += [timer.eq(0), cycle.eq(0), status.eq(0)]
                 m.d.sync += [drain_cycles.eq(0), flush_cycles.eq(0), max_stall.eq(0)]
             with m.Case(Phase.CLEAR):
                 m.d.sync += timer.eq(timer + 1)
                 with m.If(timer == clear_cycles(cfg) - 1):
-                    m.d.sync += [phase.eq(Phase.WARMUP), timer.eq(0)]
+                    goto(Phase.WARMUP)
+                    m.d.sync += timer.eq(0)
             with m.Case(Phase.WARMUP):
                 m.d.sync += timer.eq(timer + 1)
                 with m.If(timer + 1 >= warmup):
-                    m.d.sync += [phase.eq(Phase.MEASURE), timer.eq(0)]
+                    goto(Phase.MEASURE)
+                    m.d.sync += timer.eq(0)
             with m.Case(Phase.MEASURE):
                 m.d.sync += timer.eq(timer + 1)
                 with m.If(timer + 1 >= measure):
-                    m.d.sync += [phase.eq(Phase.DRAIN), timer.eq(0)]
+                    goto(Phase.DRAIN)
+                    m.d.sync += timer.eq(0)
             with m.Case(Phase.DRAIN):
                 m.d.sync += [timer.eq(timer + 1), drain_cycles.eq(timer + 1)]
-                with m.If(totals[Counter.MEASURED_RECEIVED] == totals[Counter.MEASURED_CREATED]):
-                    m.d.sync += [phase.eq(Phase.FLUSH), timer.eq(0)]
+                with m.If((snap_phase == Phase.DRAIN.value) & ~measured_out):
+                    goto(Phase.FLUSH)
+                    m.d.sync += timer.eq(0)
                 with m.Elif(timer + 1 >= drain_limit):
-                    m.d.sync += [phase.eq(Phase.FLUSH), timer.eq(0), status[5].eq(1)]
+                    goto(Phase.FLUSH)
+                    m.d.sync += [timer.eq(0), status[5].eq(1)]
             with m.Case(Phase.FLUSH):
                 m.d.sync += [timer.eq(timer + 1), flush_cycles.eq(timer + 1)]
-                with m.If(all_idle & (outstanding == 0)):
-                    m.d.sync += [phase.eq(Phase.IDLE), status[4].eq(1)]
+                with m.If((snap_phase == Phase.FLUSH.value) & snap_idle & (outstanding == 0)):
+                    goto(Phase.IDLE)
+                    m.d.sync += status[4].eq(1)
                 with m.Elif(timer + 1 >= drain_limit):
-                    m.d.sync += [phase.eq(Phase.IDLE), status[4].eq(1), status[6].eq(1)]
+                    goto(Phase.IDLE)
+                    m.d.sync += [status[4].eq(1), status[6].eq(1)]
         with m.If(stop & (phase != Phase.IDLE) & (phase != Phase.CLEAR) & (phase != Phase.FLUSH)):
-            m.d.sync += [phase.eq(Phase.FLUSH), timer.eq(0)]
+            goto(Phase.FLUSH)
+            m.d.sync += timer.eq(0)
 
-        running = phase != Phase.IDLE
-        with m.If(running & (outstanding != 0) & ~any_eject):
+        with m.If((snap_phase != Phase.IDLE.value) & (outstanding != 0) & ~snap_eject):
             m.d.sync += stall.eq(stall + 1)
             with m.If(stall + 1 > max_stall):
                 m.d.sync += max_stall.eq(stall + 1)
@@ -362,7 +416,7 @@ class NocTester(wiring.Component):
                 m.d.sync += status[9].eq(1)
         with m.Else():
             m.d.sync += stall.eq(0)
-        with m.If(running & overflow_any):
+        with m.If((phase != Phase.IDLE) & overflow_any):
             m.d.sync += status[7].eq(1)
         with m.If(dropped_any):
             m.d.sync += status[8].eq(1)
@@ -387,23 +441,21 @@ class NocTester(wiring.Component):
         }
         rdata = Signal(32)
         stride_bits = NODE_STRIDE.bit_length() - 1
-        node_sel = Signal(ADDR_BITS)
+        assert NODE_BASE % NODE_STRIDE == 0 and NODE_BASE >= 0x100
         offset = Signal(stride_bits)
-        m.d.comb += [
-            node_sel.eq((self.addr - NODE_BASE) >> stride_bits),
-            offset.eq(self.addr[:stride_bits]),
-            dist_index.eq((offset - DIST_BASE) >> 1),
-        ]
-        with m.If(self.addr < NODE_BASE), m.Switch(self.addr):
+        m.d.comb += [offset.eq(self.addr[:stride_bits]), dist_index.eq((offset - DIST_BASE) >> 1)]
+        # Decoded by comparing address bits with constants (no subtraction in front of the
+        # multiplexer); an address outside every block reads 0.
+        with m.If(self.addr[8:] == 0), m.Switch(self.addr[:8]):
             for reg, value in readable.items():
                 with m.Case(reg):
                     m.d.comb += rdata.eq(value)
             for cnt, value in totals.items():
                 with m.Case(TOTAL_BASE + cnt):
                     m.d.comb += rdata.eq(value)
-        with m.Elif(self.addr < NODE_BASE + nodes * NODE_STRIDE), m.Switch(node_sel):
+        with m.Else(), m.Switch(self.addr[stride_bits:]):
             for k in range(nodes):
-                with m.Case(k), m.Switch(offset):
+                with m.Case(NODE_BASE // NODE_STRIDE + k), m.Switch(offset):
                     for cnt, value in per_node[k].items():
                         with m.Case(cnt):
                             m.d.comb += rdata.eq(value)

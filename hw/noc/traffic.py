@@ -11,7 +11,8 @@ creates nothing. The same choices are made by
 
 Created packets wait in a source queue (``queue_depth`` entries; a packet created while it is full is
 counted in ``overflow`` and not created), so latency counts from creation (BookSim's
-``include_queuing``). When the queue is empty a packet is sent in its creation cycle. Packets carry
+``include_queuing``). When the queue is empty a packet is sent in its creation cycle: decided
+then, on the link (from registers) the next cycle, a cycle the tester leaves out of latencies. Packets carry
 a per-flow (destination, class) sequence number and the creation cycle in the immediate
 (:data:`~tatami.hw.formats.TrafficImmediate`), a check field in the header's ``addr`` and a body
 derived from (source, sequence number) (:func:`check_field`, :func:`body_lane`), so the checker
@@ -20,7 +21,9 @@ detects corruption without a copy. Injection honours the router's credits, one f
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -29,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 from tatami.config import COORD_BITS, TatamiConfig
 from tatami.hw.common.lfsr import LFSR
 from tatami.hw.common.select import select
-from tatami.hw.formats import HEADER_BITS, Header, PacketKind
+from tatami.hw.formats import HEADER_BITS, Header, PacketKind, link_flit_layout
 
 from .router import LinkSignature
 from .tester_regs import Classes, FaultKind, Pattern
@@ -83,6 +86,20 @@ def body_word(seq: int, src_x: int, src_y: int, index: int, flit_bits: int) -> i
     return word
 
 
+def _tree_select(index, values):
+    """``values[index]`` as a balanced tree of 2-way multiplexers (depth log2 of the count; an index
+    past the end selects the last value). Continuous assignments, so Icarus evaluates them."""
+    values = [Value.cast(v) for v in values]
+    while len(values) & (len(values) - 1):
+        values.append(values[-1])
+    bit = 0
+    while len(values) > 1:
+        sel = index[bit] if bit < len(index) else Const(0)
+        values = [Mux(sel, values[i + 1], values[i]) for i in range(0, len(values), 2)]
+        bit += 1
+    return values[0]
+
+
 def hw_check_field(seq, stamp, src_x, src_y, tag):
     """The RTL form of :func:`check_field` (Amaranth values in, a 24-bit value out)."""
     fs = seq[:24] ^ seq[24:32]
@@ -120,7 +137,9 @@ class TrafficGenerator(wiring.Component):
     now : In(32)
         The cycle counter; a packet's stamp is its value in the creation cycle.
     seed : In(64), load : In(1)
-        ``load`` loads ``seed`` into the LFSR (:func:`node_seed`).
+        ``load`` loads ``seed`` into the LFSR (:func:`node_seed`). The two cycles after the last
+        ``load`` cycle move the seed's draw into the decode registers: ``create`` must stay low in
+        them (the tester's CLEAR phase, at least two cycles, follows every load).
     clear : In(1)
         While high: counters are zeroed and the sequence table is cleared, one entry a cycle
         (``2 * nodes`` cycles clear it all); nothing is created or sent.
@@ -130,7 +149,10 @@ class TrafficGenerator(wiring.Component):
     threshold : In(17), pattern : In(Pattern), packet_flits : In(range(max_packet_flits + 1)),
     classes : In(Classes), hotspot_x, hotspot_y : In(6)
         Injection probability ``threshold / 65536`` per cycle, pattern, packet length, classes,
-        the hotspot.
+        the hotspot. A cycle's draw is decoded the cycle before (registers between the random word
+        and the source queue), from destinations kept in registers: these, ``live_list``,
+        ``live_mask`` and ``x``/``y`` take effect two cycles after they change (``threshold`` and
+        ``classes`` one, ``live_count`` at the next ``load``).
     fault : In(FaultKind), fault_arm : In(1)
         ``fault_arm`` arms ``fault`` for the next packet sent (:class:`FaultKind`).
     enable : In(1)
@@ -193,32 +215,61 @@ class TrafficGenerator(wiring.Component):
         vcs, per_class = noc.vcs, noc.vcs // 2
 
         # ----- creation: random draw, destination, class -----------------------------------------
+        # The draw of a cycle is decoded the cycle before, into registers (``go``, ``dst_x``/``dst_y``,
+        # ``mclass``), and its uniform pick's multiply the cycle before that: the LFSR runs two
+        # steps ahead of the word ``cur`` the cycle's choices come from, ``nxt`` holds the word
+        # after it, and ``cur_pick``/``nxt_pick`` the multiplies' results. So the multiplier, the
+        # live list and the pattern multiplexers sit between registers, not in front of the
+        # source queue and the router. ``load`` puts the seed in the LFSR; the next two cycles
+        # (``fill``) move it along, so the first draw after a load is the seed's, as before.
         m.submodules.lfsr = lfsr = LFSR(LFSR_WIDTH, LFSR_STEP, seed=1)
         creating = Signal()
+        fill = Signal(2)
+        advance = Signal()
         m.d.comb += [
             creating.eq(self.create & self.enable & ~self.clear),
+            advance.eq((creating | fill.any()) & ~self.load),
             lfsr.load.eq(self.load),
             lfsr.seed_in.eq(self.seed),
-            lfsr.enable.eq(creating),
+            lfsr.enable.eq(advance),
         ]
-        v = lfsr.value
-        fire = Signal()
-        m.d.comb += fire.eq(v[:16] < self.threshold)
+        m.d.sync += fill.eq(Cat(self.load, fill[0]))
+        pick_bits = range(max(mesh.nodes, 2))
+        cur, nxt = Signal(33), Signal(33)
+        cur_pick, nxt_pick = Signal(pick_bits), Signal(pick_bits)
+        with m.If(advance):
+            m.d.sync += [
+                cur.eq(nxt),
+                cur_pick.eq(nxt_pick),
+                nxt.eq(lfsr.value[:33]),
+                nxt_pick.eq((lfsr.value[16:32] * self.live_count) >> 16),
+            ]
+        v = Signal(33)  # the draw the decode registers will hold next cycle
+        m.d.comb += v.eq(Mux(advance, nxt, cur))
 
-        uni = Signal(range(max(mesh.nodes, 2)))
-        m.d.comb += uni.eq((v[16:32] * self.live_count) >> 16)
-        # A Mux chain, not an Array read: the live list usually sits still from reset, and Icarus
-        # leaves an always @* case over it X (hw/common/select.py).
-        uni_x = select(uni, [self.live_list[i].x for i in range(mesh.nodes)])
-        uni_y = select(uni, [self.live_list[i].y for i in range(mesh.nodes)])
+        # Uniform: live node number (r16 * live_count) >> 16 of the live list (``live_count`` is
+        # taken at the multiply, two draws ahead: change it only before a load).
+        uni = Signal(pick_bits)
+        m.d.comb += uni.eq(Mux(advance, nxt_pick, cur_pick))
+        # Per live-list entry, whether it is a destination traffic may go to (inside, live):
+        # registers, from the (still) configuration.
+        entry_ok = Signal(mesh.nodes)
+        for i in range(mesh.nodes):
+            ex, ey = self.live_list[i].x, self.live_list[i].y
+            row = _tree_select(ey, [self.live_mask[y * w : (y + 1) * w] for y in range(h)])
+            m.d.sync += entry_ok[i].eq((ex < w) & (ey < h) & _tree_select(ex, list(row)))
+        # A balanced Mux tree, not an Array read: the live list usually sits still from reset, and
+        # Icarus leaves an always @* case over it X (hw/common/select.py).
+        uni_x = _tree_select(uni, [self.live_list[i].x for i in range(mesh.nodes)])
+        uni_y = _tree_select(uni, [self.live_list[i].y for i in range(mesh.nodes)])
+        uni_ok = _tree_select(uni, list(entry_ok))
 
-        # Destination per pattern, as Mux chains indexed by the pattern (hw/common/select.py), not a
-        # Switch: the pattern register sits still from reset in the first run (UNIFORM = 0), and
-        # Icarus leaves an always @* block over a still input X for ever.
-        dst_x, dst_y = Signal(COORD_BITS + 1), Signal(COORD_BITS + 1)
-        pattern_ok = Signal()
+        # The other patterns' destinations do not depend on the draw: registers, from the
+        # configuration. Mux chains indexed by the pattern (hw/common/select.py), not a Switch: the
+        # pattern register sits still from reset in the first run (UNIFORM = 0), and Icarus leaves an
+        # always @* block over a still input X for ever.
         by_pattern = {
-            Pattern.UNIFORM: (uni_x, uni_y, 1),
+            Pattern.UNIFORM: (0, 0, 0),  # (not used: uni_*)
             Pattern.TRANSPOSE: (self.y, self.x, int(w == h)),
             Pattern.BITCOMP: (w - 1 - self.x, h - 1 - self.y, 1),
             Pattern.HOTSPOT: (self.hotspot_x, self.hotspot_y, 1),
@@ -226,26 +277,43 @@ class TrafficGenerator(wiring.Component):
         }
         assert sorted(p.value for p in by_pattern) == list(range(len(by_pattern)))
         cases = [by_pattern[p] for p in sorted(by_pattern, key=lambda p: p.value)]
+        fixed_x, fixed_y = Signal(COORD_BITS + 1), Signal(COORD_BITS + 1)
+        fixed_pattern_ok = Signal()
         m.d.comb += [
-            dst_x.eq(select(self.pattern.as_value(), [c[0] for c in cases], default=0)),
-            dst_y.eq(select(self.pattern.as_value(), [c[1] for c in cases], default=0)),
-            pattern_ok.eq(select(self.pattern.as_value(), [c[2] for c in cases], default=0)),
+            fixed_x.eq(select(self.pattern.as_value(), [c[0] for c in cases], default=0)),
+            fixed_y.eq(select(self.pattern.as_value(), [c[1] for c in cases], default=0)),
+            fixed_pattern_ok.eq(select(self.pattern.as_value(), [c[2] for c in cases], default=0)),
         ]
-        inside = Signal()
-        m.d.comb += inside.eq((dst_x < w) & (dst_y < h))
-        alive = Signal()
-        dst_index = Signal(range(w * h))
-        m.d.comb += [
-            dst_index.eq(dst_y * w + dst_x),
-            alive.eq(inside & self.live_mask.bit_select(dst_index, 1)),
+        fixed_index = Signal(range(w * h))
+        m.d.comb += fixed_index.eq(fixed_y * w + fixed_x)
+        fixed_dx, fixed_dy, fixed_ok = Signal(COORD_BITS), Signal(COORD_BITS), Signal()
+        is_uniform = Signal()
+        m.d.sync += [
+            fixed_dx.eq(fixed_x),
+            fixed_dy.eq(fixed_y),
+            fixed_ok.eq(
+                fixed_pattern_ok & (fixed_x < w) & (fixed_y < h) & self.live_mask.bit_select(fixed_index, 1)
+            ),
+            is_uniform.eq(self.pattern == Pattern.UNIFORM),
         ]
-
-        mclass = Signal()
+        pick_x = Mux(is_uniform, uni_x, fixed_dx)
+        pick_y = Mux(is_uniform, uni_y, fixed_dy)
+        pick_alive = Mux(is_uniform, uni_ok, fixed_ok)
         # Indexed by Classes: REQUEST, RESPONSE, BOTH (a random class per packet).
-        m.d.comb += mclass.eq(select(self.classes.as_value(), [0, 1, v[32]], default=0))
+        pick_class = select(self.classes.as_value(), [0, 1, v[32]], default=0)
+
+        go = Signal()  # the draw's 16-bit word is below the threshold and its destination live
+        dst_x, dst_y = Signal(COORD_BITS), Signal(COORD_BITS)
+        mclass = Signal()
+        m.d.sync += [
+            go.eq((v[:16] < self.threshold) & pick_alive),
+            dst_x.eq(pick_x),
+            dst_y.eq(pick_y),
+            mclass.eq(pick_class),
+        ]
 
         new_pkt = Signal()
-        m.d.comb += new_pkt.eq(creating & fire & pattern_ok & alive)
+        m.d.comb += new_pkt.eq(creating & go)
 
         entry_layout = data.StructLayout(
             {"dst_x": COORD_BITS, "dst_y": COORD_BITS, "mclass": 1, "stamp": 32, "mark": 1}
@@ -278,8 +346,9 @@ class TrafficGenerator(wiring.Component):
 
         # ----- credits ----------------------------------------------------------------------------
         credit = [Signal(range(noc.vc_depth + 1), init=noc.vc_depth, name=f"credit{v_}") for v_ in range(vcs)]
-        credit_ok = Signal(vcs)
-        m.d.comb += credit_ok.eq(Cat(*[c != 0 for c in credit]))
+        # credit[v] != 0, in a register kept with the counter (the send decision, and so the
+        # link's valid bit, starts at flip-flops)
+        credit_ok = Signal(vcs, init=(1 << vcs) - 1)
 
         # ----- sender -----------------------------------------------------------------------------
         busy = Signal()  # sending the body of a packet
@@ -338,14 +407,22 @@ class TrafficGenerator(wiring.Component):
         body = Signal(noc.flit_bits)
         m.d.comb += body.eq(hw_body_word(cur_seq, self.x, self.y, cur_idx, noc.flit_bits))
 
+        # The flit is decided here (``tx``) and goes on the link from registers the next cycle:
+        # the router's input logic then starts at flip-flops, not at the end of this decision.
+        # Credits are spent at the decision. The tester times its checkers one cycle behind its
+        # generators (``NocTester``), so the latency it measures leaves this register out.
+        tx = SimpleNamespace(
+            valid=Signal(name="tx_valid"), flit=Signal(link_flit_layout(cfg), name="tx_flit")
+        )
+        m.d.sync += [self.link.valid.eq(tx.valid), self.link.flit.eq(tx.flit)]
         send_vc = Signal(range(max(vcs, 2)))
         with m.If(start):
             m.d.comb += [
-                self.link.valid.eq(~dropping),
-                self.link.flit.data.eq(head_word ^ (corrupt_now << (HEADER_BITS + 32))),
-                self.link.flit.head.eq(1),
-                self.link.flit.tail.eq(length == 0),
-                self.link.flit.vc.eq(entry_vc),
+                tx.valid.eq(~dropping),
+                tx.flit.data.eq(head_word ^ (corrupt_now << (HEADER_BITS + 32))),
+                tx.flit.head.eq(1),
+                tx.flit.tail.eq(length == 0),
+                tx.flit.vc.eq(entry_vc),
                 send_vc.eq(entry_vc),
                 seq_wr.addr.eq(seq_rd.addr),
                 seq_wr.data.eq(seq_next),
@@ -367,11 +444,11 @@ class TrafficGenerator(wiring.Component):
         with m.Elif(busy & credit_ok.bit_select(cur_vc, 1)):
             last = cur_idx == cur_len
             m.d.comb += [
-                self.link.valid.eq(1),
-                self.link.flit.data.eq(body ^ (cur_corrupt & last)),
-                self.link.flit.head.eq(0),
-                self.link.flit.tail.eq(last),
-                self.link.flit.vc.eq(cur_vc),
+                tx.valid.eq(1),
+                tx.flit.data.eq(body ^ (cur_corrupt & last)),
+                tx.flit.head.eq(0),
+                tx.flit.tail.eq(last),
+                tx.flit.vc.eq(cur_vc),
                 send_vc.eq(cur_vc),
             ]
             m.d.sync += cur_idx.eq(cur_idx + 1)
@@ -391,13 +468,13 @@ class TrafficGenerator(wiring.Component):
                 m.d.sync += self.overflow.eq(self.overflow + 1)
 
         for v_ in range(vcs):
-            spend = self.link.valid & (send_vc == v_)
+            spend = tx.valid & (send_vc == v_)
             back = self.link.credit[v_]
             with m.If(spend & ~back):
-                m.d.sync += credit[v_].eq(credit[v_] - 1)
+                m.d.sync += [credit[v_].eq(credit[v_] - 1), credit_ok[v_].eq(credit[v_] != 1)]
             with m.Elif(back & ~spend):
-                m.d.sync += credit[v_].eq(credit[v_] + 1)
-        with m.If(self.link.valid):
+                m.d.sync += [credit[v_].eq(credit[v_] + 1), credit_ok[v_].eq(1)]
+        with m.If(tx.valid):
             m.d.sync += self.flits_sent.eq(self.flits_sent + 1)
 
         m.d.comb += self.idle.eq(~q.r_rdy & ~busy & (second == FaultKind.NONE))
