@@ -260,12 +260,13 @@ class TrafficChecker(wiring.Component):
         m.d.comb += [d.eq(s1_seq - e), k.eq(~d)]  # k = e - 1 - s
         late = d[31]
         k_small = Signal()
-        m.d.comb += k_small.eq(k < WINDOW)
+        assert WINDOW == 16
+        m.d.comb += k_small.eq(k[4:] == 0)  # k < WINDOW, as an AND tree rather than a carry chain
         dup = Signal()
         m.d.comb += dup.eq(late & k_small & seen.bit_select(k[:4], 1))
         # seen << (d + 1), zero from d = WINDOW - 1 on (no adder in front of the shifter)
         seen_shifted = Signal(WINDOW)
-        m.d.comb += seen_shifted.eq(Mux(d < WINDOW, (seen << 1) << d[:4], 0))
+        m.d.comb += seen_shifted.eq(Mux(d[4:] == 0, (seen << 1) << d[:4], 0))
 
         good = Signal()
         m.d.comb += good.eq(s1_finish & ~s1_bad)
