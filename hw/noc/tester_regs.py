@@ -11,7 +11,8 @@ at ``addr`` as it was on the previous rising edge (read latency one cycle; a rea
 Address space
 -------------
 ``0x0000 .. 0x00FF`` global registers (:class:`Reg`); ``0x0020 + c`` the sum over all nodes of
-counter ``c`` (:class:`Counter`). ``NODE_BASE + k * NODE_STRIDE + c`` counter ``c`` of node ``k``
+counter ``c`` (:class:`Counter`; the sums are registers, one cycle behind the counters, two for
+DROPS). ``NODE_BASE + k * NODE_STRIDE + c`` counter ``c`` of node ``k``
 (``k = y * width + x``); ``... + DIST_BASE + 2*d`` and ``+ 1``: that node's checker's sum and count of
 the latencies of measured packets that travelled Manhattan distance ``d``.
 """
