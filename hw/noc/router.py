@@ -188,6 +188,12 @@ class Router(wiring.Component):
             return max(noc.vc_depth, noc.max_packet_flits)
         return noc.vc_depth
 
+    @staticmethod
+    def urgent_cycles(cfg: TatamiConfig) -> int:
+        """Look-past routers: cycles an input VC's front flit waits before it is *urgent* (served
+        before every non-urgent request, whatever the queue lengths): ``2 * vc_depth``."""
+        return 2 * cfg.noc.vc_depth
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
@@ -279,6 +285,7 @@ class Router(wiring.Component):
         csr_req = [[None] * vcs for _ in range(nports)]
         csr_hdr = [[None] * vcs for _ in range(nports)]
         head_tail = [[None] * vcs for _ in range(nports)]  # the front flit's framing bits
+        occ = [[None] * vcs for _ in range(nports)]  # buffer occupancy, thermometer-coded
         rm = [[Signal(name=f"rm_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
         csr_grant = [
             [Signal(name=f"csr_grant_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)
@@ -373,20 +380,9 @@ class Router(wiring.Component):
                         m, arriving, v, per_class, arrival_route, table_mode, Const(0)
                     )
                     flags = Cat(w_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
-                    if noc.router_stages == 2:  # flags of the front flit in registers
-                        q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
-                        m.d.comb += [q.w_flags.eq(Cat(link.flit.head, link.flit.tail, flags))]
-                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(w_data), q.r_en.eq(rm[i][v])]
-                        front = q.r_data
-                        head, tail = q.front[0], q.front[1]
-                        stored = q.front[2:]
-                    else:
-                        q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
-                        m.submodules[f"buf_{nm}"] = q
-                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(rm[i][v])]
-                        front = q.r_data[: fb + 2]
-                        head, tail = q.r_data[fb], q.r_data[fb + 1]
-                        stored = q.r_data[fb + 2 :]
+                    q, front, head, tail, stored = self._input_fifo(
+                        m, nm, qdepth, link, w_en, flags, rm[i][v]
+                    )
                     r_dir = stored[:nports]
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
                     r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
@@ -420,22 +416,13 @@ class Router(wiring.Component):
                         # a dropped packet's store no output, so the request needs no blocking term.
                         pkt_csr = Mux(head_in, w_csr, last_csr)
                         flags = Cat(w_dir & ~pkt_csr.replicate(nports), w_bad, w_csr)
-                        q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
-                        m.d.comb += [q.w_flags.eq(Cat(link.flit.head, link.flit.tail, flags))]
-                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(w_data), q.r_en.eq(rm[i][v])]
-                        front = q.r_data
-                        head, tail = q.front[0], q.front[1]
-                        stored = q.front[2:]
                         with m.If(w_en & head_in):
                             m.d.sync += last_csr.eq(w_csr)
                     else:
                         flags = Cat(w_dir, w_bad, w_csr)
-                        q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
-                        m.submodules[f"buf_{nm}"] = q
-                        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(rm[i][v])]
-                        front = q.r_data[: fb + 2]
-                        head, tail = q.r_data[fb], q.r_data[fb + 1]
-                        stored = q.r_data[fb + 2 :]
+                    q, front, head, tail, stored = self._input_fifo(
+                        m, nm, qdepth, link, w_en, flags, rm[i][v]
+                    )
                     r_dir, r_bad, r_csr = stored[:nports], stored[nports], stored[nports + 1]
                     m.d.comb += ready.eq(q.r_rdy)
                     m.d.comb += [misroute.eq(r_bad), drop_head.eq(head & r_bad)]
@@ -496,6 +483,12 @@ class Router(wiring.Component):
 
                 buf[i][v].shift = shift
                 buf[i][v].lp = None if shift is None else lp
+                # Occupancy as a thermometer code (bit j: more than j flits), for the allocator's
+                # longest-queue-first priority (look-past routers).
+                if shift is not None:
+                    occ[i][v] = list(lp.valid)  # (entries are kept compact: valid is a thermometer)
+                elif noc.buffers == "lookpast":
+                    occ[i][v] = [q.level > j for j in range(qdepth)]
                 rdy[i][v] = ready
                 misroute_hits.append(ready & head & ~eating & misroute & drop_head)
                 csr_hdr[i][v] = front
@@ -536,36 +529,143 @@ class Router(wiring.Component):
         # ----- separable switch allocation, one-hot throughout ---------------------------------
         # Input first: per input a round-robin arbiter over its (VC, output) requests; then per
         # output a round-robin arbiter over the inputs that chose it. Priorities advance only on a
-        # used grant (iSLIP-like), which desynchronises the inputs under load.
-        in_gnt = []  # in_gnt[i][v][p]
+        # used grant (iSLIP-like), which desynchronises the inputs under load. Look-past buffers
+        # add a second iteration (iSLIP's): an input whose choice lost picks again among its
+        # requests for the outputs still free, with the same priorities, and those outputs
+        # arbitrate again; second-iteration grants do not move the priorities.
+        in_gnt = []  # in_gnt[i][v][p]: first iteration
         vc_gnt = []  # (FIFO buffers) vc_gnt[i][v]: the input arbiter chose VC v
+        in_masks = []
         granted = [Signal(name=f"granted_{PORT_NAMES[i]}") for i in range(nports)]
+        lookpast = noc.buffers == "lookpast"
+        if lookpast:
+            # Priorities (look-past routers): an *urgent* VC -- its front flit has waited
+            # ``urgent_cycles`` -- first, for that flit; then longest queue first: among an input's
+            # requests those of its fullest VCs, and among the inputs asking for an output those
+            # whose chosen VC is fullest; round robin among equals. LQF serves the busy flows (a
+            # maximum-weight matching's heuristic), the urgency guard bounds the wait of a short
+            # queue's flit (docs/noc.md, "Router pipeline").
+            urgent = [[Signal(name=f"urgent_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
+            front_req = [
+                [[reqs[i][v][p] & pick[i][v][p][0] for p in range(nports)] for v in range(vcs)]
+                for i in range(nports)
+            ]
+
+            def in_priority(i, live, name):
+                """Input ``i``'s requests ``live[v][p]`` filtered by priority (urgent front flits,
+                else the fullest requesting VCs)."""
+                has = [Cat(*live[v]).any() for v in range(vcs)]
+                urg = [
+                    [live[v][p] & front_req[i][v][p] & urgent[i][v] for p in range(nports)]
+                    for v in range(vcs)
+                ]
+                any_urg = Signal(name=f"{name}_urgent")
+                m.d.comb += any_urg.eq(Cat(*[b for row in urg for b in row]).any())
+                out = []
+                for v in range(vcs):
+                    top = has[v]
+                    for w in range(vcs):
+                        if w != v:
+                            # VC w is not fuller than v: no flit count of w above v's
+                            top = top & ~(has[w] & Cat(*[a & ~b for a, b in zip(occ[i][w], occ[i][v])]).any())
+                    t = Signal(name=f"{name}_top{v}")
+                    m.d.comb += t.eq(top)
+                    out.append([Mux(any_urg, urg[v][p], live[v][p] & t) for p in range(nports)])
+                return out
+
+            def out_priority(wants, urg_of, occ_of, name):
+                """Inputs ``wants`` for one output, filtered: the urgent ones, else those whose chosen
+                VC is fullest."""
+                any_urg = Signal(name=f"{name}_urgent")
+                m.d.comb += any_urg.eq(Cat(*[w & u for w, u in zip(wants, urg_of)]).any())
+                out = []
+                for k in range(nports):
+                    top = wants[k]
+                    for j in range(nports):
+                        if j != k:
+                            top = top & ~(
+                                wants[j] & Cat(*[a & ~b for a, b in zip(occ_of[j], occ_of[k])]).any()
+                            )
+                    t = Signal(name=f"{name}_top{k}")
+                    m.d.comb += t.eq(Mux(any_urg, wants[k] & urg_of[k], top))
+                    out.append(t)
+                return out
+
+            def chosen_state(gnt, i):
+                """Urgency and occupancy (thermometer) of the request input ``i`` chose."""
+                vsel = [Cat(*gnt[v]).any() for v in range(vcs)]
+                u = Cat(
+                    *[
+                        Cat(*[gnt[v][p] & front_req[i][v][p] for p in range(nports)]).any() & urgent[i][v]
+                        for v in range(vcs)
+                    ]
+                ).any()
+                depth_i = len(occ[i][0])
+                th = [Cat(*[vsel[v] & occ[i][v][j] for v in range(vcs)]).any() for j in range(depth_i)]
+                return u, th
+
         for i in range(nports):
             if noc.buffers == "fifo":
                 # Each VC offers only its front flit, for one output: the input arbiter is over
                 # the VCs (``vcs`` wide, not ``vcs x 5``).
                 vc_req = [Cat(*reqs[i][v]).any() for v in range(vcs)]
-                g = _round_robin(m, vc_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
+                g, _ = _round_robin(m, vc_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
                 in_gnt.append([[g[v] & reqs[i][v][p] for p in range(nports)] for v in range(vcs)])
                 vc_gnt.append(g)
                 continue
-            flat_req = [reqs[i][v][p] for v in range(vcs) for p in range(nports)]
-            g = _round_robin(m, flat_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
+            live = in_priority(i, reqs[i], f"in_prio_{PORT_NAMES[i]}")
+            flat_req = [live[v][p] for v in range(vcs) for p in range(nports)]
+            g, mask = _round_robin(m, flat_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
             in_gnt.append([[g[v * nports + p] for p in range(nports)] for v in range(vcs)])
+            in_masks.append(mask)
         out_gnt = []  # out_gnt[p][i]
+        out_masks = []
+        if lookpast:
+            st1 = [chosen_state(in_gnt[i], i) for i in range(nports)]
         for p in range(nports):
             wants = []
             for i in range(nports):
                 w = Signal(name=f"want_{PORT_NAMES[i]}_{PORT_NAMES[p]}")
                 m.d.comb += w.eq(Cat(*[in_gnt[i][v][p] for v in range(vcs)]).any())
                 wants.append(w)
+            if lookpast:
+                wants = out_priority(
+                    wants, [u for u, _ in st1], [th for _, th in st1], f"out_prio_{PORT_NAMES[p]}"
+                )
             adv = Const(0) if mut == "fixed_priority" else Const(1)
-            out_gnt.append(_round_robin(m, wants, adv, f"out_arb_{PORT_NAMES[p]}"))
+            g, mask = _round_robin(m, wants, adv, f"out_arb_{PORT_NAMES[p]}")
+            out_gnt.append(g)
+            out_masks.append(mask)
         for i in range(nports):
             m.d.comb += granted[i].eq(Cat(*[out_gnt[p][i] for p in range(nports)]).any())
+        # chosen[i][v][p]: the request input i's flit is selected by (its final choice); og[p][i]:
+        # output p takes input i (either iteration).
+        chosen, final_og = in_gnt, out_gnt
+        if noc.buffers == "lookpast":
+            taken = [Signal(name=f"taken1_{PORT_NAMES[p]}") for p in range(nports)]
+            for p in range(nports):
+                m.d.comb += taken[p].eq(Cat(*out_gnt[p]).any())
+            in_gnt2 = []
+            for i in range(nports):
+                flat2 = [reqs[i][v][p] & ~taken[p] & ~granted[i] for v in range(vcs) for p in range(nports)]
+                _, g2 = _rr_pick(m, flat2, in_masks[i], f"in_arb2_{PORT_NAMES[i]}")
+                in_gnt2.append([[g2[v * nports + p] for p in range(nports)] for v in range(vcs)])
+            out_gnt2 = []
+            for p in range(nports):
+                wants2 = [Cat(*[in_gnt2[i][v][p] for v in range(vcs)]).any() for i in range(nports)]
+                out_gnt2.append(_rr_pick(m, wants2, out_masks[p], f"out_arb2_{PORT_NAMES[p]}")[1])
+            chosen = [
+                [
+                    [Mux(granted[i], g1, g2) for g1, g2 in zip(in_gnt[i][v], in_gnt2[i][v], strict=True)]
+                    for v in range(vcs)
+                ]
+                for i in range(nports)
+            ]
+            final_og = [[out_gnt[p][i] | out_gnt2[p][i] for i in range(nports)] for p in range(nports)]
+        for i in range(nports):
             for v in range(vcs):
                 for p in range(nports):
-                    m.d.comb += win[i][v][p].eq(in_gnt[i][v][p] & out_gnt[p][i])
+                    m.d.comb += win[i][v][p].eq(chosen[i][v][p] & final_og[p][i])
                 if vc_gnt:  # (one VC per input may win: the chosen one, if any output took it)
                     m.d.comb += rm[i][v].eq((vc_gnt[i][v] & granted[i]) | consume[i][v])
                 else:
@@ -580,6 +680,20 @@ class Router(wiring.Component):
                             terms.append(win[i][v][p] & pick[i][v][p][: j + 1].any())
                         m.d.comb += sh[j].eq(Cat(*terms).any())
 
+        if lookpast:
+            # Urgency: cycles the front flit of each input VC has waited, up to urgent_cycles.
+            limit = self.urgent_cycles(cfg)
+            for i in range(nports):
+                for v in range(vcs):
+                    waited = Signal(range(limit + 1), name=f"front_wait_{PORT_NAMES[i]}{v}")
+                    sh = buf[i][v].shift
+                    front_leaves = sh[0] if sh is not None else rm[i][v]
+                    with m.If(~rdy[i][v] | front_leaves):
+                        m.d.sync += waited.eq(0)
+                    with m.Elif(waited != limit):
+                        m.d.sync += waited.eq(waited + 1)
+                    m.d.comb += urgent[i][v].eq(Const(0) if mut == "no_urgency" else waited == limit)
+
         # Each input's chosen flit (AND-OR over its VCs and entries), then the crossbar.
         sel_flit = []
         for i in range(nports):
@@ -587,7 +701,7 @@ class Router(wiring.Component):
             for v in range(vcs):
                 for j, ent in enumerate(entries[i][v]):
                     s = Signal(name=f"sel_{PORT_NAMES[i]}{v}_{j}")
-                    m.d.comb += s.eq(Cat(*[in_gnt[i][v][p] & pick[i][v][p][j] for p in range(nports)]).any())
+                    m.d.comb += s.eq(Cat(*[chosen[i][v][p] & pick[i][v][p][j] for p in range(nports)]).any())
                     terms.append(ent & s.replicate(fb + 2))
             sf = Signal(fb + 2, name=f"sel_flit_{PORT_NAMES[i]}")
             m.d.comb += sf.eq(_or_all(terms))
@@ -619,7 +733,7 @@ class Router(wiring.Component):
         pending = [[Const(0)] * vcs for _ in range(nports)]  # granted, not yet on the link (probe)
         for p in range(nports):
             link = outs[p]
-            og = out_gnt[p]
+            og = final_og[p]
             send = [Signal(name=f"send_{PORT_NAMES[p]}{v}") for v in range(vcs)]
             for v in range(vcs):
                 m.d.comb += send[v].eq(Cat(*[win[i][v][p] for i in range(nports)]).any())
@@ -712,6 +826,28 @@ class Router(wiring.Component):
             stages=noc.router_stages,
         )
         return m
+
+    def _input_fifo(self, m, nm, qdepth, link, w_en, flags, r_en):
+        """A FIFO input VC buffer (the local input; link inputs with ``buffers = "fifo"``) holding
+        the link's flit (data, head, tail) and ``flags`` (computed at write time). With two router
+        stages a :class:`_FrontFifo` (the front flit's head, tail and flags in registers), else a
+        ``SyncFIFO``. Returns ``(q, front, head, tail, stored)``: the FIFO, the front flit as
+        ``Cat(data, head, tail)``, its head and tail bits and its stored flags."""
+        fb = self.cfg.noc.flit_bits
+        w_data = Cat(link.flit.data, link.flit.head, link.flit.tail)
+        if self.cfg.noc.router_stages == 2:
+            q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
+            m.d.comb += [
+                q.w_flags.eq(Cat(link.flit.head, link.flit.tail, flags)),
+                q.w_en.eq(w_en),
+                q.w_data.eq(w_data),
+                q.r_en.eq(r_en),
+            ]
+            return q, q.r_data, q.front[0], q.front[1], q.front[2:]
+        q = SyncFIFO(width=fb + 2 + len(flags), depth=qdepth)
+        m.submodules[f"buf_{nm}"] = q
+        m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(r_en)]
+        return q, q.r_data[: fb + 2], q.r_data[fb], q.r_data[fb + 1], q.r_data[fb + 2 :]
 
     def _framing(self, m, link, w_en, q, nm, ren, r_tail, qdepth):
         """Framing check of the local input VC ``nm``, on the write side: a packet is ``length + 1``
@@ -808,7 +944,7 @@ class Router(wiring.Component):
 
 
 #: Deliberate bugs for showing that the formal proofs can fail (tb/noc/test_formal*.py).
-MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check")
+MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check", "no_urgency")
 
 
 def _or_all(values):
@@ -819,14 +955,12 @@ def _or_all(values):
     return out
 
 
-def _round_robin(m, requests, advance, name):
-    """One-hot round-robin arbiter over ``requests`` (a list of 1-bit values); returns the grant
-    bits. The requester after the last one granted has the highest priority; the priority moves
-    only when ``advance`` (the grant was used). ``mask`` holds the requesters above the last grant:
-    the lowest masked request wins, else the lowest request. No index is encoded or decoded."""
+def _rr_pick(m, requests, mask, name):
+    """A one-hot round-robin choice among ``requests`` (1-bit values), given the arbiter's ``mask``
+    (1: a requester after the last grant): the lowest masked request wins, else the lowest
+    request. Returns the ``req`` and ``grant`` signals."""
     n = len(requests)
     req = Signal(n, name=f"{name}_req")
-    mask = Signal(n, name=f"{name}_mask")  # 1: after the last grant (init: none, so 0 is first)
     grant = Signal(n, name=f"{name}_grant")
     m.d.comb += req.eq(Cat(*requests))
     hi = Signal(n, name=f"{name}_hi")
@@ -837,9 +971,21 @@ def _round_robin(m, requests, advance, name):
         first_lo = req[k] & ~req[:k].any() if k else req[k]
         bits.append(first_hi | (first_lo & ~hi.any()))
     m.d.comb += grant.eq(Cat(*bits))
+    return req, grant
+
+
+def _round_robin(m, requests, advance, name):
+    """One-hot round-robin arbiter over ``requests`` (a list of 1-bit values); returns the grant
+    bits and the priority ``mask``. The requester after the last one granted has the highest
+    priority; the priority moves only when ``advance`` (the grant was used). ``mask`` holds the
+    requesters above the last grant: the lowest masked request wins, else the lowest request. No
+    index is encoded or decoded."""
+    n = len(requests)
+    mask = Signal(n, name=f"{name}_mask")  # 1: after the last grant (init: none, so 0 is first)
+    req, grant = _rr_pick(m, requests, mask, name)
     with m.If(advance & req.any()):
         m.d.sync += mask.eq(Cat(*[grant[:k].any() if k else Const(0) for k in range(n)]))
-    return [grant[k] for k in range(n)]
+    return [grant[k] for k in range(n)], mask
 
 
 class _LookPastBuffer:

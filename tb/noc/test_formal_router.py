@@ -41,7 +41,8 @@ def test_router_safety(props, depth, variant):
 
 @pytest.mark.long
 @pytest.mark.xfail(
-    reason="bound 12 over 16 cycles is refuted for the look-past router; trace not analysed yet",
+    reason="bound 12 over 16 cycles is still refuted for the look-past router (urgency guard included); "
+    "see docs/noc.md, Formal proofs",
     strict=False,
 )
 def test_router_bounded_wait():
