@@ -9,10 +9,11 @@ allocator will need: the output port one-hot, a misroute bit, a CSR-write bit an
 admission verdict. Body flits inherit their head's route.
 
 Cycle 2 -- from those registers: the oldest eligible flit per output of each input VC (look-past at
-the link inputs), output-VC and credit check, separable input-first switch allocation (a
-round-robin arbiter over the (VC, output) requests of each input, then one over the inputs at each
-output; one-hot end to end, no index encode or decode), and switch traversal into the output
-register, which drives the next link. See docs/noc.md, "Router pipeline".
+the link inputs), output-VC and credit check, separable input-first switch allocation (an arbiter
+over the (VC, output) requests of each input, then one over the inputs at each output; two
+iterations, urgent front flits first, then longest queue first, then round robin; one-hot end to
+end, no index encode or decode), and switch traversal into the output register, which drives the
+next link. See docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
 router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; the input
@@ -531,8 +532,8 @@ class Router(wiring.Component):
         # output a round-robin arbiter over the inputs that chose it. Priorities advance only on a
         # used grant (iSLIP-like), which desynchronises the inputs under load. Look-past buffers
         # add a second iteration (iSLIP's): an input whose choice lost picks again among its
-        # requests for the outputs still free, with the same priorities, and those outputs
-        # arbitrate again; second-iteration grants do not move the priorities.
+        # requests for the outputs still free, round robin from the same pointers, and those
+        # outputs arbitrate again; second-iteration grants do not move the pointers.
         in_gnt = []  # in_gnt[i][v][p]: first iteration
         vc_gnt = []  # (FIFO buffers) vc_gnt[i][v]: the input arbiter chose VC v
         in_masks = []
@@ -543,8 +544,8 @@ class Router(wiring.Component):
             # ``urgent_cycles`` -- first, for that flit; then longest queue first: among an input's
             # requests those of its fullest VCs, and among the inputs asking for an output those
             # whose chosen VC is fullest; round robin among equals. LQF serves the busy flows (a
-            # maximum-weight matching's heuristic), the urgency guard bounds the wait of a short
-            # queue's flit (docs/noc.md, "Router pipeline").
+            # maximum-weight matching's heuristic), the urgency guard is for the wait of a short
+            # queue's flit (docs/noc.md, "Router pipeline"; the bounded-wait proof is open).
             urgent = [[Signal(name=f"urgent_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
             front_req = [
                 [[reqs[i][v][p] & pick[i][v][p][0] for p in range(nports)] for v in range(vcs)]
@@ -692,7 +693,7 @@ class Router(wiring.Component):
                         m.d.sync += waited.eq(0)
                     with m.Elif(waited != limit):
                         m.d.sync += waited.eq(waited + 1)
-                    m.d.comb += urgent[i][v].eq(Const(0) if mut == "no_urgency" else waited == limit)
+                    m.d.comb += urgent[i][v].eq(waited == limit)
 
         # Each input's chosen flit (AND-OR over its VCs and entries), then the crossbar.
         sel_flit = []
@@ -944,7 +945,7 @@ class Router(wiring.Component):
 
 
 #: Deliberate bugs for showing that the formal proofs can fail (tb/noc/test_formal*.py).
-MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check", "no_urgency")
+MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check")
 
 
 def _or_all(values):
