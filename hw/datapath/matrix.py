@@ -390,10 +390,47 @@ class MatrixUnit(wiring.Component):
             [x.eq(dv.c.addr) for x in (c_rblk, c_blk, c_trow, c_tile, c_cur)] + [c_r.eq(0), c_tn.eq(0)]
         )
         c_req_byte = c_load_pos(ia - na_op, "cld_req")
-        # The next group's requests go out while its buffer is still being consumed; their
-        # responses wait in the ports' response FIFOs until the buffer is free (``ld_free``), so
-        # the SRAM latency and the first requests of a group are hidden behind the ring.
-        can_load = ld_active
+        # The request side (position ``ld_*``, address generators, ``ia``/``ib``) runs up to a
+        # group ahead of the response side (buffer ``ld_buf``, ``ra``/``rb``): a group's requests
+        # go out as soon as the previous group's requests are out, and their responses wait in
+        # the ports' response FIFOs until the response side is done with the previous group and
+        # the buffer is free (``ld_free``). What the response side needs of a group (its request
+        # counts, the outer-contiguous byte offsets and word counts, its C offsets' bank) is
+        # handed over in ``qi`` (the request side's group, once opened) and ``ri`` (the group
+        # being received).
+        info = data.StructLayout(
+            {
+                "na_op": range(na_max + 1),
+                "na": range(na_max + 1),
+                "nb": range(max(cols_b, n_om) + 1),
+                "a_two": 1,
+                "a_off": wshift,
+                "b_two": 1,
+                "b_off": wshift,
+                "par": 1,
+            }
+        )
+        qi = Signal(info)
+        qi_v = Signal()
+        ri = Signal(info)
+        ri_v = Signal()
+        rq_open = Signal()  # the request side's group is in ``qi`` (or was): requests may go
+        rq_par = Signal()  # flips per group: which bank of C offsets the group's C reads use
+        start_init.extend([qi_v.eq(0), ri_v.eq(0), rq_open.eq(0), rq_par.eq(0)])
+        with m.If(ld_active & ~rq_open & ~qi_v):
+            m.d.sync += [
+                qi.na_op.eq(na_op),
+                qi.na.eq(na),
+                qi.nb.eq(nb),
+                qi.a_two.eq(a_two),
+                qi.a_off.eq(a_off),
+                qi.b_two.eq(b_two),
+                qi.b_off.eq(b_off),
+                qi.par.eq(rq_par),
+                qi_v.eq(1),
+                rq_open.eq(1),
+            ]
+        can_load = ld_active & rq_open
         ld_free = ~full.bit_select(ld_buf, 1)
         # Requests leave from a register (the address arithmetic stays out of the SRAM's
         # arbitration path); a request is made while the register is free or being emptied.
@@ -428,15 +465,16 @@ class MatrixUnit(wiring.Component):
                             ]
                     else:
                         m.d.sync += sb_.step(ib)
-            m.d.comb += [port.req.payload.write.eq(0), port.resp.ready.eq(ld_free)]
+            m.d.comb += port.req.payload.write.eq(0)
         # The byte offset of each C row in its word, kept from its request for its response.
-        c_off = [Signal(wshift, name=f"c_off{r}") for r in range(c_rows)]
+        c_off = [[Signal(wshift, name=f"c_off{x}_{r}") for r in range(c_rows)] for x in range(2)]
         with m.If((~self.a.req.valid | self.a.req.ready) & can_load & (ia < na)):
-            for r in range(c_rows):
-                with m.If(ia == na_op + r):
-                    m.d.sync += c_off[r].eq(c_req_byte[:wshift])
+            for x in range(2):
+                for r in range(c_rows):
+                    with m.If((rq_par == x) & (ia == na_op + r)):
+                        m.d.sync += c_off[x][r].eq(c_req_byte[:wshift])
         c_in = Signal(32 * tn_)
-        c_resp_off = select(ra - na_op, c_off)
+        c_resp_off = Mux(ri.par, select(ra - ri.na_op, c_off[1]), select(ra - ri.na_op, c_off[0]))
         m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_off * 8), "cld"))
 
         def take_lines(port, r, om, cf8, off, two, count, bufs, lines, name):
@@ -463,25 +501,41 @@ class MatrixUnit(wiring.Component):
                         with m.If((ld_buf == x) & (r == line)):
                             m.d.sync += bufs[x][line].eq(data_)
 
-        with m.If(self.a.resp.valid & ld_free):
+        # Responses are taken for the group in ``ri`` only (the next group's wait behind them).
+        a_take = ri_v & ld_free & (ra < ri.na)
+        b_take = ri_v & ld_free & (rb < ri.nb)
+        m.d.comb += [self.a.resp.ready.eq(a_take), self.b.resp.ready.eq(b_take)]
+        with m.If(self.a.resp.valid & a_take):
             m.d.sync += ra.eq(ra + 1)
-            take_lines(self.a, ra, om_a, cf8_a, a_off, a_two, a_om_n, abuf, rows_a, "ald")
+            ri_a_n = Mux(ri.a_two, n_om, w16)
+            take_lines(self.a, ra, om_a, cf8_a, ri.a_off, ri.a_two, ri_a_n, abuf, rows_a, "ald")
             for x in range(2):
                 for r in range(c_rows):
-                    with m.If((ld_buf == x) & (ra == na_op + r)):
+                    with m.If((ld_buf == x) & (ra == ri.na_op + r)):
                         m.d.sync += cbuf[x][r].eq(c_in)
-        with m.If(self.b.resp.valid & ld_free):
+        with m.If(self.b.resp.valid & b_take):
             m.d.sync += rb.eq(rb + 1)
-            take_lines(self.b, rb, om_b, cf8_b, b_off, b_two, b_om_n, bbuf, cols_b, "bld")
+            ri_b_n = Mux(ri.b_two, n_om, w16)
+            take_lines(self.b, rb, om_b, cf8_b, ri.b_off, ri.b_two, ri_b_n, bbuf, cols_b, "bld")
+        # Response side: a group is complete (its buffer is full); the next one's information
+        # moves from ``qi`` to ``ri``.
+        with m.If(ri_v & (ra == ri.na) & (rb == ri.nb)):
+            m.d.comb += full_set.eq(Mux(ld_buf, 0b10, 0b01))
+            m.d.sync += [ra.eq(0), rb.eq(0), ld_buf.eq(~ld_buf), ri.eq(qi), ri_v.eq(qi_v)]
+            # (``qi`` may be filled by the request side in this very cycle when it is empty.)
+            with m.If(qi_v):
+                m.d.sync += qi_v.eq(0)
+        with m.Elif(~ri_v & qi_v):
+            m.d.sync += [ri.eq(qi), ri_v.eq(1), qi_v.eq(0)]
         ld_last_g = ld_k0 + w16 >= d.k
         ld_last_n = ld_col0 + cols_b >= d.n
         ld_last_m = ld_row0 + rows_a >= d.m
         e_g = ~ld_last_g  # next group of the block
         e_n = ld_last_g & ~ld_last_n  # next block of the row of blocks
         e_m = ld_last_g & ld_last_n  # next row of blocks (or the end)
-        with m.If(ld_active & (ra == na) & (rb == nb)):
-            m.d.comb += full_set.eq(Mux(ld_buf, 0b10, 0b01))
-            m.d.sync += [ia.eq(0), ib.eq(0), ra.eq(0), rb.eq(0), ld_buf.eq(~ld_buf)]
+        # Request side: the group's requests are all out; on to the next group.
+        with m.If(ld_active & rq_open & (ia == na) & (ib == nb)):
+            m.d.sync += [ia.eq(0), ib.eq(0), rq_open.eq(0), rq_par.eq(~rq_par)]
             k0_n = Mux(e_g, ld_k0 + w16, 0)
             m.d.sync += sa_.regroup(
                 Mux(e_m, sa_.blk + st_a_blk, sa_.blk),

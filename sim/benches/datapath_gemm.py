@@ -254,6 +254,33 @@ async def run_checked(node, mem, desc, end, *, load=True, run=True):
     return stats
 
 
+async def _trace(dut, path):
+    """Debugging aid (``TATAMI_GEMM_TRACE=<file>``): the loader's and the ring's state every
+    cycle, to find where operand stalls come from."""
+    mx = dut.matrix
+    names = ["full", "ld_buf", "ex_buf", "ia", "ib", "ra", "rb", "slot", "ks", "ex_g", "ld_g"]
+    with open(path, "w") as fh:
+        fh.write("cycle " + " ".join(names) + " a_req a_rdy b_req b_rdy a_resp b_resp c_req c_rdy\n")
+        cycle = 0
+        while True:
+            await RisingEdge(dut.clk)
+            cycle += 1
+            if not int(mx.running.value):
+                continue
+            vals = [str(int(getattr(mx, x).value)) for x in names]
+            ports = [
+                mx.a__req__valid,
+                mx.a__req__ready,
+                mx.b__req__valid,
+                mx.b__req__ready,
+                mx.a__resp__valid,
+                mx.b__resp__valid,
+                mx.c__req__valid,
+                mx.c__req__ready,
+            ]
+            fh.write(f"{cycle} " + " ".join(vals + [str(int(p.value)) for p in ports]) + "\n")
+
+
 @cocotb.test()
 async def gemm_bench(dut):
     """The shapes in ``TATAMI_GEMM_SHAPES`` (JSON list of ``[M, N, K, format]`` or
@@ -264,6 +291,8 @@ async def gemm_bench(dut):
     await clock_and_reset(dut)
     node = Node(dut)
     rng = random.Random(1)
+    if os.environ.get("TATAMI_GEMM_TRACE"):
+        cocotb.start_soon(_trace(dut, os.environ["TATAMI_GEMM_TRACE"]))
     rows = []
     for shape in json.loads(os.environ["TATAMI_GEMM_SHAPES"]):
         m, n, k, fmt = shape[:4]
