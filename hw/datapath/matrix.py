@@ -473,9 +473,35 @@ class MatrixUnit(wiring.Component):
                 for r in range(c_rows):
                     with m.If((rq_par == x) & (ia == na_op + r)):
                         m.d.sync += c_off[x][r].eq(c_req_byte[:wshift])
+        # A C row's response is registered as it arrives (data, its byte offset, buffer and row)
+        # and shifted, widened and written into the C buffer in the next cycle: the offset
+        # selection and the shift and widening are then in separate cycles. The buffer is used
+        # two cycles after its last response at the earliest (``full`` is set in the cycle after
+        # it), so the late write is always in time.
+        c_rsp_v = Signal()
+        c_rsp_buf = Signal()
+        c_rsp_row = Signal(range(c_rows))
+        c_rsp_off = Signal(wshift)
+        c_rsp_data = Signal(wbits)
+        c_row_idx = Signal(range(na_max + 1))
+        m.d.comb += c_row_idx.eq(ra - ri.na_op)
+        c_resp_off = Mux(ri.par, select(c_row_idx, c_off[1]), select(c_row_idx, c_off[0]))
+        c_resp_take = self.a.resp.valid & ri_v & ld_free & (ra < ri.na) & (ra >= ri.na_op)
+        m.d.sync += c_rsp_v.eq(c_resp_take)
+        with m.If(c_resp_take):
+            m.d.sync += [
+                c_rsp_buf.eq(ld_buf),
+                c_rsp_row.eq(c_row_idx),
+                c_rsp_off.eq(c_resp_off),
+                c_rsp_data.eq(self.a.resp.payload.data),
+            ]
         c_in = Signal(32 * tn_)
-        c_resp_off = Mux(ri.par, select(ra - ri.na_op, c_off[1]), select(ra - ri.na_op, c_off[0]))
-        m.d.comb += c_in.eq(c_widen(self.a.resp.payload.data >> (c_resp_off * 8), "cld"))
+        m.d.comb += c_in.eq(c_widen(c_rsp_data >> (c_rsp_off * 8), "cld"))
+        with m.If(c_rsp_v):
+            for x in range(2):
+                for r in range(c_rows):
+                    with m.If((c_rsp_buf == x) & (c_rsp_row == r)):
+                        m.d.sync += cbuf[x][r].eq(c_in)
 
         def take_lines(port, r, om, cf8, off, two, count, bufs, lines, name):
             """A response: a whole line (K-contiguous), or the first / second word of a K-value
@@ -509,10 +535,6 @@ class MatrixUnit(wiring.Component):
             m.d.sync += ra.eq(ra + 1)
             ri_a_n = Mux(ri.a_two, n_om, w16)
             take_lines(self.a, ra, om_a, cf8_a, ri.a_off, ri.a_two, ri_a_n, abuf, rows_a, "ald")
-            for x in range(2):
-                for r in range(c_rows):
-                    with m.If((ld_buf == x) & (ra == ri.na_op + r)):
-                        m.d.sync += cbuf[x][r].eq(c_in)
         with m.If(self.b.resp.valid & b_take):
             m.d.sync += rb.eq(rb + 1)
             ri_b_n = Mux(ri.b_two, n_om, w16)
