@@ -73,6 +73,7 @@ IRQ_BITS = MSI | MTI | MEI
 
 def _ranges():
     zero_rw = {0x310, 0x320} | set(range(0x323, 0x340)) | set(range(0xB03, 0xB20)) | set(range(0xB83, 0xBA0))
+    zero_rw |= set(range(0x7A0, 0x7A4))  # tselect, tdata1..3: no triggers
     zero_ro = set(range(0xC03, 0xC20)) | set(range(0xC83, 0xCA0)) | {0xF11, 0xF12, 0xF13, 0xF15}
     return frozenset(zero_rw), frozenset(zero_ro)
 

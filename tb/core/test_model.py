@@ -97,6 +97,7 @@ def test_model_basics():
     r = m.step(1)
     assert r.trap == Cause.ILLEGAL and m.harts[1].pc == m.base + 0x100 and m.harts[1].mepc == m.base + 4
     assert not csr_known(0x302) and csr_known(0xB03) and csr_known(0x320)
+    assert csr_known(0x7A0) and csr_known(0x7A3) and not csr_known(0x7A4)  # tselect, tdata1..3; tinfo
 
 
 def test_accumulator_model():

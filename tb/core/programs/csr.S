@@ -82,6 +82,18 @@
     csrw mcycleh, zero
     csrr a2, timeh
     CHECK 24, a2, 0
+    # trigger registers tselect, tdata1..3: no triggers, read as zero, writes ignored
+    csrw 0x7a0, a1
+    csrr a2, 0x7a0
+    CHECK 26, a2, 0
+    csrw 0x7a1, a1
+    csrr a2, 0x7a1
+    CHECK 27, a2, 0
+    csrrs a2, 0x7a2, a1
+    csrrw a2, 0x7a3, a1
+    csrr a3, 0x7a2
+    or a2, a2, a3
+    CHECK 28, a2, 0
     # illegal: unimplemented CSRs and writes to read-only ones
     li gp, 25
     csrr a2, 0x302
@@ -89,17 +101,19 @@
     csrw 0x180, zero
     csrr a2, 0x3a0
     csrr a2, 0x7c0
+    csrr a2, 0x7a4
+    csrw 0x7a5, a1
     csrw 0x306, zero
     csrw mhartid, zero
     csrw cycle, zero
     csrrs a2, mvendorid, a1
     csrrwi a2, time, 0
-    li a2, 10
+    li a2, 12
     bne s11, a2, fail
     # reading a read-only CSR with csrrs/csrrc x0 or csrrsi 0 is legal
     csrrs a2, mhartid, zero
     csrrci a2, mimpid, 0
-    li a2, 10
+    li a2, 12
     bne s11, a2, fail
     j pass
 handler:
