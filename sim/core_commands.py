@@ -14,7 +14,16 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["COSIM_CONFIG", "check_image", "register", "run_cosim", "run_elf"]
+__all__ = [
+    "COSIM_CONFIG",
+    "check_image",
+    "expand_programs",
+    "register",
+    "run_cosim",
+    "run_elf",
+    "run_elfs",
+    "verdict",
+]
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results" / "core.json"
 
@@ -26,9 +35,16 @@ def register(commands):
         description="Load PROGRAM.elf into node SRAM at its link addresses (the SRAM is at "
         "node.core.reset_pc, 0x80000000 by default), start thread 0 at the entry point and "
         "simulate until the program writes its tohost symbol (1 = pass, (code << 1) | 1 = fail) "
-        "or --max-cycles. Exit status 0 only on pass.",
+        "or --max-cycles. Several programs (or directories of ELF files, such as a riscv-tests "
+        "build) run one after the other in one simulator run, the tile reset between them. Exit "
+        "status 0 only if every program passes.",
     )
-    p.add_argument("program", help="ELF executable (RV32IM, linked at 0x80000000)")
+    p.add_argument(
+        "program",
+        nargs="+",
+        help="ELF executables (RV32IM, linked at 0x80000000) or directories of them, run one after "
+        "the other in one simulator run",
+    )
     p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
     p.add_argument("--threads", type=int, help="hardware threads of the core (default: the config's)")
     p.add_argument("--max-cycles", type=int, default=2_000_000, help="cycle limit (default 2,000,000)")
@@ -94,6 +110,17 @@ def run_elf(
 ) -> dict:
     """Simulate ``elf`` on a ``CoreTile`` for ``cfg``; returns the bench's result dict
     (``finished``, ``tohost``, ``cycles``, ``retired``, ``retired_per_thread``, ``running``)."""
+    return run_elfs(
+        cfg, [elf], sim=sim, max_cycles=max_cycles, threads_to_start=threads_to_start, check=check
+    )[0]
+
+
+def run_elfs(
+    cfg, elfs, *, sim="verilator", max_cycles=2_000_000, threads_to_start=1, check=False
+) -> list[dict]:
+    """Simulate the ELF files ``elfs`` one after the other in one simulator run (the tile reset
+    between them), each until it writes ``tohost`` or ``max_cycles``; one result dict each, in
+    order (see :func:`run_elf`)."""
     from tatami.sim.benches.core import tile_design
     from tatami.sim.harness import run_cocotb
 
@@ -101,7 +128,7 @@ def run_elf(
     with tempfile.TemporaryDirectory(prefix="tatami-run-") as tmp:
         result = Path(tmp) / "result.json"
         job = {
-            "elf": str(Path(elf).resolve()),
+            "elfs": [str(Path(e).resolve()) for e in elfs],
             "max_cycles": max_cycles,
             "threads_to_start": threads_to_start,
             "result": str(result),
@@ -118,45 +145,95 @@ def run_elf(
         return json.loads(result.read_text())
 
 
+def expand_programs(paths) -> list[Path]:
+    """The ELF files named by ``paths``: files as given, directories replaced by the ELF files
+    directly inside them (by their magic number; other files, such as riscv-tests' ``.dump``
+    listings, are skipped), sorted by name. Raises ``ValueError`` for a missing path or a directory
+    without ELF files."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and _is_elf(f))
+            if not found:
+                raise ValueError(f"{p}: no ELF files in this directory")
+            out += found
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ValueError(f"no such file: {p}")
+    return out
+
+
+def _is_elf(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"\x7fELF"
+
+
+def verdict(r: dict, max_cycles: int) -> tuple[bool, str]:
+    """(passed, text) for a :func:`run_elf` result: HTIF ``tohost`` 1 passes, ``(code << 1) | 1``
+    fails with ``code`` (riscv-tests: the failing test case)."""
+    if r["tohost"] is not None:
+        value = r["tohost"]
+        if value == 1:
+            return True, "PASS"
+        return False, f"FAIL (tohost = {value:#x}, code {value >> 1})"
+    if r["finished"]:
+        return False, "ENDED (all threads stopped without writing tohost)"
+    return False, f"TIMEOUT (no tohost write in {max_cycles} cycles)"
+
+
 def _cmd_run(commands, args) -> int:
-    from tatami.asm import ElfError, load_elf
+    from tatami.asm import ElfError, load_elf, uses_rvc
     from tatami.sim.harness import HarnessError
 
     cfg = _config(commands, args)
-    path = Path(args.program)
-    if not path.exists():
-        raise commands.CliError(f"no such file: {path}")
-    try:
-        image = load_elf(path)
-    except ElfError as e:
-        raise commands.CliError(str(e)) from None
-    problems = check_image(cfg, image)
-    if problems:
-        raise commands.CliError(f"{path} does not fit: " + "; ".join(problems))
-    if "tohost" not in image.symbols:
-        print(f"note: {path} has no tohost symbol; running until every thread stops or the cycle limit")
     if args.max_cycles < 1:
         raise commands.CliError(f"--max-cycles must be positive, not {args.max_cycles}")
+    try:
+        paths = expand_programs(args.program)
+    except ValueError as e:
+        raise commands.CliError(str(e)) from None
+    problems = []
+    for path in paths:
+        try:
+            image = load_elf(path, allow_rvc=True)
+        except ElfError as e:
+            problems.append(str(e))
+            continue
+        if uses_rvc(path):
+            print(
+                f"note: {path} is flagged as containing compressed instructions (EF_RISCV_RVC); the "
+                "core has no C extension: one that it reaches traps as an illegal instruction"
+            )
+        misfit = check_image(cfg, image)
+        if misfit:
+            problems.append(f"{path} does not fit: " + "; ".join(misfit))
+        elif "tohost" not in image.symbols:
+            print(f"note: {path} has no tohost symbol; running until every thread stops or the cycle limit")
+    if problems:
+        raise commands.CliError("\n".join(problems))
     start = time.perf_counter()
     try:
-        r = run_elf(cfg, path, sim=args.sim, max_cycles=args.max_cycles, check=args.check)
+        results = run_elfs(cfg, paths, sim=args.sim, max_cycles=args.max_cycles, check=args.check)
     except HarnessError as e:
         print(f"tatami run: simulation failed: {e}")
         return 1
     seconds = time.perf_counter() - start
-    if r["tohost"] is not None:
-        value = r["tohost"]
-        passed = value == 1
-        verdict = "PASS" if passed else f"FAIL (tohost = {value:#x}, code {value >> 1})"
-    elif r["finished"]:
-        passed, verdict = False, "ENDED (all threads stopped without writing tohost)"
-    else:
-        passed, verdict = False, f"TIMEOUT (no tohost write in {args.max_cycles} cycles)"
-    ipc = r["retired"] / r["cycles"] if r["cycles"] else 0.0
-    print(f"{path.name}: {verdict}")
-    print(f"  cycles {r['cycles']}, retired instructions {r['retired']}, IPC {ipc:.3f}")
+    failed = []
+    for path, r in zip(paths, results):
+        passed, text = verdict(r, args.max_cycles)
+        ipc = r["retired"] / r["cycles"] if r["cycles"] else 0.0
+        print(f"{path.name}: {text}")
+        print(f"  cycles {r['cycles']}, retired instructions {r['retired']}, IPC {ipc:.3f}")
+        if not passed:
+            failed.append(path.name)
     print(f"  config {cfg.name}, {cfg.node.core.threads} threads, {args.sim}, {seconds:.1f} s wall")
-    return 0 if passed else 1
+    if len(paths) > 1:
+        print(
+            f"{len(paths) - len(failed)} passed, {len(failed)} failed"
+            + (f": {' '.join(failed)}" if failed else "")
+        )
+    return 0 if not failed else 1
 
 
 def COSIM_CONFIG(threads: int):

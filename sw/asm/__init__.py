@@ -19,7 +19,7 @@ the command line.
 
 from .assembler import AsmError, Diagnostic, Program, Section, Symbol, assemble, assemble_file
 from .disasm import disassemble, disassemble_elf, format_instruction
-from .elf import ElfError, ElfImage, Segment, load_elf, write_elf
+from .elf import ElfError, ElfImage, Segment, load_elf, uses_rvc, write_elf
 
 __all__ = [
     "AsmError",
@@ -36,5 +36,6 @@ __all__ = [
     "disassemble_elf",
     "format_instruction",
     "load_elf",
+    "uses_rvc",
     "write_elf",
 ]

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from .assembler import Program
 
-__all__ = ["EF_RISCV_FLOAT_ABI_SOFT", "EM_RISCV", "ElfError", "ElfImage", "Segment", "load_elf", "write_elf"]
+__all__ = [
+    "EF_RISCV_FLOAT_ABI_SOFT",
+    "EM_RISCV",
+    "ElfError",
+    "ElfImage",
+    "Segment",
+    "load_elf",
+    "uses_rvc",
+    "write_elf",
+]
 
 EM_RISCV = 243
 ET_EXEC = 2
@@ -176,11 +185,15 @@ def write_elf(program: Program) -> bytes:
     return header + b"".join(phdrs) + bytes(body) + b"".join(shdrs)
 
 
-def load_elf(source: str | os.PathLike | bytes) -> ElfImage:
+def load_elf(source: str | os.PathLike | bytes, *, allow_rvc: bool = False) -> ElfImage:
     """Read an RV32 executable: ``segments, symbols, entry = load_elf("prog.elf")``.
 
     ``source`` is a path or the file's bytes. Raises :class:`ElfError` if the file is not an
-    ELF32 little-endian RISC-V executable with the ilp32 soft-float ABI and no compressed code.
+    ELF32 little-endian RISC-V executable with the ilp32 soft-float ABI and, unless
+    ``allow_rvc``, no compressed code (``EF_RISCV_RVC``). ``allow_rvc`` is for programs that carry
+    the flag for code they never execute on a core without C, such as riscv-tests'
+    ``rv32mi-p-ma_fetch``: a compressed instruction that Tatami's core does reach traps as an
+    illegal instruction (see :func:`uses_rvc`).
     """
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
@@ -215,10 +228,11 @@ def load_elf(source: str | os.PathLike | bytes) -> ElfImage:
             hint = " (a relocatable object: link it first)" if header["e_type"] == "ET_REL" else ""
             raise ElfError(f"{name}: is of type {header['e_type']}, not an executable (ET_EXEC){hint}")
         flags = header["e_flags"]
-        if flags & EF_RISCV_RVC:
+        if flags & EF_RISCV_RVC and not allow_rvc:
             raise ElfError(
                 f"{name}: contains compressed instructions (EF_RISCV_RVC), which Tatami does "
-                "not implement: build with -march=rv32im_zicsr (no 'c')"
+                "not implement: build with -march=rv32im_zicsr (no 'c'), or run it knowing that a "
+                "compressed instruction the core reaches traps as an illegal instruction"
             )
         if flags & EF_RISCV_FLOAT_ABI != EF_RISCV_FLOAT_ABI_SOFT:
             raise ElfError(
@@ -249,3 +263,10 @@ def load_elf(source: str | os.PathLike | bytes) -> ElfImage:
         return ElfImage(sorted(segments), symbols, header["e_entry"])
     except ELFError as e:
         raise ElfError(f"{name}: malformed ELF: {e}") from None
+
+
+def uses_rvc(source: str | os.PathLike | bytes) -> bool:
+    """Whether an ELF file that :func:`load_elf` accepts with ``allow_rvc`` is flagged as
+    containing compressed instructions (``EF_RISCV_RVC``)."""
+    raw = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+    return bool(struct.unpack_from("<I", raw, 36)[0] & EF_RISCV_RVC)

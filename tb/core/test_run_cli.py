@@ -53,6 +53,27 @@ def test_run_pass_fail_timeout(tmp_path, config_file, capsys):
     assert "TIMEOUT" in capsys.readouterr().out
 
 
+def test_run_several_programs_and_directories(tmp_path, config_file, capsys):
+    """Several ELF files, or directories of them, run in one simulator run: one verdict each, a
+    summary line, exit status 0 only if all pass; non-ELF files in a directory are skipped."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    _elf(suite, PASS_PROG, "a-pass")
+    _elf(suite, PASS_PROG.replace("li t0, 42", "li t0, 41"), "b-fail")
+    (suite / "a-pass.dump").write_text("a listing, not a program")
+    extra = _elf(tmp_path, PASS_PROG, "c.elf")
+    assert main(["run", str(suite), extra, "--config", config_file, "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "a-pass: PASS" in out and "b-fail: FAIL (tohost = 0x7, code 3)" in out and "c.elf: PASS" in out
+    assert "2 passed, 1 failed: b-fail" in out and "a-pass.dump" not in out
+    assert main(["run", str(suite / "a-pass"), extra, "--config", config_file]) == 0
+    assert "2 passed, 0 failed" in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", str(empty)]) == 2
+    assert "no ELF files in this directory" in capsys.readouterr().err
+
+
 def test_run_reports_bad_programs(tmp_path, capsys):
     bad = tmp_path / "bad.elf"
     bad.write_bytes(b"not an elf at all")

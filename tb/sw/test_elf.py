@@ -7,7 +7,7 @@ import struct
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from tatami.asm import ElfError, assemble, load_elf
+from tatami.asm import ElfError, assemble, load_elf, uses_rvc
 
 SOURCE = """
     .globl _start
@@ -102,6 +102,10 @@ def test_load_elf_rejects_what_tatami_cannot_run(prog, tmp_path):
             load_elf(data)
     with pytest.raises(ElfError, match="cannot read"):
         load_elf(tmp_path / "missing.elf")
+    # compressed code is accepted on request (programs that never execute it without C)
+    rvc = _patched(good, 36, "<I", 1)
+    assert load_elf(rvc, allow_rvc=True).entry == load_elf(good).entry
+    assert uses_rvc(rvc) and not uses_rvc(good)
     path = tmp_path / "bad.elf"
     path.write_bytes(cases[0][0])
     with pytest.raises(ElfError, match=f"{path}: not an ELF"):
