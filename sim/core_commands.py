@@ -424,7 +424,7 @@ def _cmd_bench(commands, args) -> int:
     old = Path(args.output)
     if old.exists():
         prev = json.loads(old.read_text())
-        for key in ("cosim", "history"):  # (earlier generations' figures, kept)
+        for key in ("cosim", "conformance", "history"):  # (recorded by other commands, kept)
             if key in prev:
                 out[key] = prev[key]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
