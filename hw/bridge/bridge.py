@@ -36,6 +36,8 @@ class HostBridge(wiring.Component):
         Bytes buffered between the UART and the deframer while a request executes.
     packets : bool
         ``False``: no mesh link (``o`` and ``host`` unused; SEND answered BAD_OP).
+    bus_read_latency : int
+        Cycles from ``bus.re`` to valid ``bus.rdata`` (:class:`BridgeCore`).
 
     Attributes
     ----------
@@ -49,12 +51,20 @@ class HostBridge(wiring.Component):
         Register addresses outside the bridge.
     """
 
-    def __init__(self, cfg: TatamiConfig, divisor: int, rx_fifo_depth: int = 256, packets: bool = True):
+    def __init__(
+        self,
+        cfg: TatamiConfig,
+        divisor: int,
+        rx_fifo_depth: int = 256,
+        packets: bool = True,
+        bus_read_latency: int = 1,
+    ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"HostBridge needs a TatamiConfig, not {cfg!r}")
         if not isinstance(rx_fifo_depth, int) or rx_fifo_depth < 2:
             raise ValueError(f"rx_fifo_depth must be an integer >= 2, not {rx_fifo_depth!r}")
         self.cfg, self.divisor, self.rx_fifo_depth, self.packets = cfg, divisor, rx_fifo_depth, packets
+        self.bus_read_latency = bus_read_latency
         if not isinstance(divisor, int) or divisor < 4:
             raise ValueError(f"UART divisor (clock cycles per bit) must be an integer >= 4, not {divisor!r}")
         super().__init__(
@@ -74,7 +84,7 @@ class HostBridge(wiring.Component):
         m.submodules.uart_tx = utx = UartTx(self.divisor)
         m.submodules.rx_fifo = fifo = StreamFIFO(8, self.rx_fifo_depth)
         m.submodules.deframer = dfr = Deframer(Limits.of(cfg).max_frame)
-        m.submodules.core = core = BridgeCore(cfg, self.packets)
+        m.submodules.core = core = BridgeCore(cfg, self.packets, self.bus_read_latency)
         m.submodules.recv = recv = RecvFramer(cfg)
         m.submodules.framer = framer = Framer()
 

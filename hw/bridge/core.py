@@ -23,7 +23,8 @@ PREFIX = 18
 
 class RegBusSignature(wiring.Signature):
     """A register bus, from the initiator's side: ``addr``, ``wdata``, one-cycle ``we`` / ``re``
-    strobes; ``rdata`` is valid the cycle after ``re``. Addresses are 16-bit register numbers,
+    strobes; ``rdata`` is valid the cycle after ``re``, or as many cycles after it as the bridge's
+    ``bus_read_latency`` says (``addr`` holds still until then). Addresses are 16-bit register numbers,
     registers 32-bit. ``addr`` and ``wdata`` come straight from registers and hold their values
     from the cycle of the strobe to at least the cycle after it (a target may register the
     strobe and act a cycle late)."""
@@ -48,6 +49,8 @@ class BridgeCore(wiring.Component):
     packets : bool
         The bridge has a mesh link; without one (a design reached through registers only) SEND is
         answered BAD_OP.
+    bus_read_latency : int
+        Cycles from ``bus.re`` to the cycle ``bus.rdata`` is sampled (1: the cycle after).
 
     Attributes
     ----------
@@ -67,10 +70,13 @@ class BridgeCore(wiring.Component):
         This unit's counters.
     """
 
-    def __init__(self, cfg: TatamiConfig, packets: bool = True):
+    def __init__(self, cfg: TatamiConfig, packets: bool = True, bus_read_latency: int = 1):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"BridgeCore needs a TatamiConfig, not {cfg!r}")
+        if not isinstance(bus_read_latency, int) or not 1 <= bus_read_latency <= 16:
+            raise ValueError(f"bus_read_latency must be an integer from 1 to 16, not {bus_read_latency!r}")
         self.packets = bool(packets)
+        self.bus_read_latency = bus_read_latency
         m = cfg.mesh
         if self.packets and m.host_x != 0:
             raise ValueError(
@@ -134,6 +140,7 @@ class BridgeCore(wiring.Component):
         status = Signal(8)
         payload_len = Signal(range(13))  # response bytes after the status byte
         value = Signal(32)  # REG_READ result
+        bus_wait = Signal(range(self.bus_read_latency))  # BUS_READ cycles left before rdata
         is_ping = Signal()
 
         # ----- SEND state ---------------------------------------------------------------------
@@ -244,6 +251,7 @@ class BridgeCore(wiring.Component):
                                 respond(Status.OK, 4)
                             with m.Else():
                                 m.d.comb += self.bus.re.eq(1)
+                                m.d.sync += bus_wait.eq(self.bus_read_latency - 1)
                                 m.next = "BUS_READ"
                         with m.Case(Op.REG_WRITE):
                             with m.If(nargs != 6):
@@ -279,8 +287,12 @@ class BridgeCore(wiring.Component):
                             bump(self.bad_op)
                             respond(Status.BAD_OP)
             with m.State("BUS_READ"):
-                m.d.sync += value.eq(self.bus.rdata)
-                respond(Status.OK, 4)
+                # addr holds (prefix registers) while the target's read pipeline fills.
+                with m.If(bus_wait != 0):
+                    m.d.sync += bus_wait.eq(bus_wait - 1)
+                with m.Else():
+                    m.d.sync += value.eq(self.bus.rdata)
+                    respond(Status.OK, 4)
             with m.State("GATHER"):
                 m.d.sync += phase.eq(~phase)
                 with m.If(phase):

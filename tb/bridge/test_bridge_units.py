@@ -208,3 +208,87 @@ def test_units_reject_bad_parameters():
         UartTx(1)
     with pytest.raises(ValueError, match="max_frame"):
         Deframer(3)
+    from tatami.config import preset
+    from tatami.hw.bridge.core import BridgeCore
+
+    with pytest.raises(ValueError, match="bus_read_latency"):
+        BridgeCore(preset("tiny"), bus_read_latency=0)
+
+
+class _CoreOnBus(wiring.Component):
+    """A :class:`BridgeCore` given one REG_READ frame (from a memory with a one-cycle read, as the
+    deframer's buffer) and a register target whose ``rdata`` is right only exactly ``latency``
+    cycles after ``re`` (every other cycle it shows ``GARBAGE``)."""
+
+    GARBAGE = 0xDEAD_BEEF
+
+    def __init__(self, cfg, frame: bytes, bridge_latency: int, target_latency: int):
+        self.cfg, self.frame = cfg, frame
+        self.bridge_latency, self.target_latency = bridge_latency, target_latency
+        super().__init__({})
+
+    @staticmethod
+    def value_of(addr):
+        return (addr * 0x0001_0001) ^ 0x5A5A_0000
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Const, Mux, Signal
+        from amaranth.lib.memory import Memory
+
+        from tatami.hw.bridge.core import BridgeCore
+
+        m = Module()
+        n = BridgeCore(self.cfg).limits.max_frame
+        m.submodules.core = core = self.core = BridgeCore(
+            self.cfg, packets=False, bus_read_latency=self.bridge_latency
+        )
+        m.submodules.buf = buf = Memory(shape=8, depth=n, init=list(self.frame) + [0] * (n - len(self.frame)))
+        rd = buf.read_port()
+        m.d.comb += [rd.addr.eq(core.rd_addr), core.rd_data.eq(rd.data), core.frame_len.eq(len(self.frame))]
+        sent = Signal()
+        with m.If(~sent):
+            m.d.comb += core.frame_valid.eq(1)
+        with m.If(core.frame_done):
+            m.d.sync += sent.eq(1)
+        pipe = Signal(32, init=self.GARBAGE)
+        m.d.sync += pipe.eq(Mux(core.bus.re, self.value_of(core.bus.addr), Const(self.GARBAGE, 32)))
+        for i in range(self.target_latency - 1):
+            nxt = Signal(32, init=self.GARBAGE, name=f"pipe{i + 1}")
+            m.d.sync += nxt.eq(pipe)
+            pipe = nxt
+        m.d.comb += [core.bus.rdata.eq(pipe), core.resp.ready.eq(1)]
+        return m
+
+
+def _bus_read(bridge_latency, target_latency, addr=0x8123):
+    from tatami.config import preset
+    from tatami.host.protocol import Op
+
+    dut = _CoreOnBus(
+        preset("tiny"), bytes([7, Op.REG_READ, addr & 0xFF, addr >> 8]), bridge_latency, target_latency
+    )
+    got = []
+
+    async def bench(ctx):
+        for _ in range(200):
+            await ctx.tick()
+            if ctx.get(dut.core.resp.valid):
+                got.append(ctx.get(dut.core.resp.payload.data))
+                if ctx.get(dut.core.resp.payload.last):
+                    return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got[:3] == [7, Op.REG_READ | 0x80, 0], got
+    return int.from_bytes(bytes(got[3:7]), "little")
+
+
+@pytest.mark.parametrize("latency", [1, 3])
+def test_core_waits_for_the_bus_read_latency(latency):
+    """REG_READ samples ``rdata`` exactly ``bus_read_latency`` cycles after ``re`` (the noc-tester
+    top's pipelined read multiplexer needs 3); a bridge that samples early reads garbage."""
+    assert _bus_read(latency, latency) == _CoreOnBus.value_of(0x8123)
+    if latency > 1:
+        assert _bus_read(1, latency) == _CoreOnBus.GARBAGE
