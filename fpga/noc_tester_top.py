@@ -15,6 +15,7 @@ from tatami.hw.noc.tester import NocTester
 __all__ = ["NocTesterTop"]
 
 WINDOW_BITS = 15  # the bridge's DESIGN window: 0x8000 registers
+READ_LATENCY = 3  # cycles from the bridge's read strobe to valid rdata (1 here, 2 in the tester)
 
 
 class NocTesterTop(wiring.Component):
@@ -46,26 +47,29 @@ class NocTesterTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.bridge = bridge = HostBridge(self.cfg, self.divisor, packets=False)
-        m.submodules.tester = tester = NocTester(self.cfg, queue_depth=self.queue_depth)
+        # The tester's bus comes from registers of this top (address, data, write strobe: a write
+        # lands a cycle after the bridge's strobe, which holds addr and wdata through it), so the
+        # bridge's decoding and the tester's are not one path. The tester's read multiplexer is
+        # pipelined too (a register per node next to its counters, then the final choice), so
+        # reads take READ_LATENCY cycles from the bridge's strobe; the bridge waits in BUS_READ.
+        m.submodules.bridge = bridge = HostBridge(
+            self.cfg, self.divisor, packets=False, bus_read_latency=READ_LATENCY
+        )
+        m.submodules.tester = tester = NocTester(
+            self.cfg, queue_depth=self.queue_depth, read_latency=READ_LATENCY - 1
+        )
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
         bus = bridge.bus
         page = Signal(len(tester.addr) - WINDOW_BITS)
         in_window = bus.addr[WINDOW_BITS]
         assert BridgeReg.DESIGN == 1 << WINDOW_BITS
         read_page = Signal()
-        # The write strobe goes to the tester a cycle late, from a register (the bridge holds addr
-        # and wdata through that cycle): the bridge's decoding and the tester's are not one path.
-        # Reads keep their one cycle: the tester's read multiplexer starts at the bridge's
-        # address register and ends at its own rdata register.
-        we = Signal()
-        m.d.sync += we.eq(bus.we & in_window)
-        m.d.comb += [
+        m.d.sync += [
             tester.addr.eq(Cat(bus.addr[:WINDOW_BITS], page)),
             tester.wdata.eq(bus.wdata),
-            tester.we.eq(we),
-            bus.rdata.eq(Mux(read_page, page, tester.rdata)),
+            tester.we.eq(bus.we & in_window),
         ]
+        m.d.comb += bus.rdata.eq(Mux(read_page, page, tester.rdata))
         with m.If(bus.we & (bus.addr == BridgeReg.PAGE)):
             m.d.sync += page.eq(bus.wdata)
         m.d.sync += read_page.eq(bus.addr == BridgeReg.PAGE)

@@ -103,6 +103,12 @@ class NocTester(wiring.Component):
         The network under test (dead nodes get no generator or checker).
     queue_depth : int
         Source-queue entries per generator.
+    read_latency : int
+        Cycles from ``addr`` to ``rdata``: 1 (the bus protocol of :mod:`~tatami.hw.noc.tester_regs`,
+        one multiplexer from ``addr`` to ``rdata``), 2 (a register per block of registers: the
+        globals and each node, then the final choice) or 3 (``addr`` registered first too; for an
+        FPGA top where the address comes from far away). Reads have no side effects, so only
+        when the value is sampled changes.
 
     Attributes
     ----------
@@ -111,19 +117,21 @@ class NocTester(wiring.Component):
     wdata : In(32), we : In(1)
         Write ``wdata`` to ``addr`` on a rising edge with ``we`` high.
     rdata : Out(32)
-        The register at the previous cycle's ``addr`` (registered, one cycle read latency).
+        The register at the ``addr`` of ``read_latency`` cycles before (registered).
     done : Out(1)
         STATUS.DONE, for a testbench to wait on without polling the bus.
     """
 
-    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64):
+    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64, read_latency: int = 1):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
         check_geometry(cfg.mesh.width, cfg.mesh.height)
         self.mesh = Mesh(cfg)  # validates the config for the network
-        self.cfg, self.queue_depth = cfg, queue_depth
+        self.cfg, self.queue_depth, self.read_latency = cfg, queue_depth, read_latency
         if not isinstance(queue_depth, int) or queue_depth < 2:
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
+        if read_latency not in (1, 2, 3):
+            raise ValueError(f"read_latency must be 1, 2 or 3 cycles, not {read_latency!r}")
         super().__init__(
             {
                 "addr": In(ADDR_BITS),
@@ -439,28 +447,55 @@ class NocTester(wiring.Component):
             Reg.MAX_STALL: max_stall,
             **{reg: sig.as_value() if hasattr(sig, "as_value") else sig for reg, sig in writable.items()},
         }
-        rdata = Signal(32)
         stride_bits = NODE_STRIDE.bit_length() - 1
         assert NODE_BASE % NODE_STRIDE == 0 and NODE_BASE >= 0x100
+        addr = self.addr
+        if self.read_latency == 3:
+            addr = Signal(ADDR_BITS, name="rd_addr")
+            m.d.sync += addr.eq(self.addr)
         offset = Signal(stride_bits)
-        m.d.comb += [offset.eq(self.addr[:stride_bits]), dist_index.eq((offset - DIST_BASE) >> 1)]
+        m.d.comb += [offset.eq(addr[:stride_bits]), dist_index.eq((offset - DIST_BASE) >> 1)]
         # Decoded by comparing address bits with constants (no subtraction in front of the
-        # multiplexer); an address outside every block reads 0.
-        with m.If(self.addr[8:] == 0), m.Switch(self.addr[:8]):
+        # multiplexer); an address outside every block reads 0. One multiplexer per block (the
+        # global registers, each node's counters next to them), then the choice of block; with
+        # read_latency >= 2 each block's value is a register and the choice uses the address of
+        # the cycle before.
+        glob_val = Signal(32)
+        with m.Switch(addr[:8]):
             for reg, value in readable.items():
                 with m.Case(reg):
-                    m.d.comb += rdata.eq(value)
+                    m.d.comb += glob_val.eq(value)
             for cnt, value in totals.items():
                 with m.Case(TOTAL_BASE + cnt):
-                    m.d.comb += rdata.eq(value)
-        with m.Else(), m.Switch(self.addr[stride_bits:]):
+                    m.d.comb += glob_val.eq(value)
+        node_val = {}
+        for k in range(nodes):
+            node_val[k] = val = Signal(32, name=f"rd_node_{k}")
+            with m.Switch(offset):
+                for cnt, value in per_node[k].items():
+                    with m.Case(cnt):
+                        m.d.comb += val.eq(value)
+                if k in chks:
+                    with m.Default(), m.If(offset >= DIST_BASE):
+                        m.d.comb += val.eq(Mux(offset[0], chks[k].dist_count, chks[k].dist_sum))
+        sel_addr = addr
+        if self.read_latency >= 2:
+            sel_addr = Signal(ADDR_BITS, name="rd_sel_addr")
+            m.d.sync += sel_addr.eq(addr)
+
+            def registered(value):
+                reg = Signal(32, name=f"{value.name}_q")
+                m.d.sync += reg.eq(value)
+                return reg
+
+            glob_val = registered(glob_val)
+            node_val = {k: registered(v) for k, v in node_val.items()}
+        rdata = Signal(32)
+        with m.If(sel_addr[8:] == 0):
+            m.d.comb += rdata.eq(glob_val)
+        with m.Else(), m.Switch(sel_addr[stride_bits:]):
             for k in range(nodes):
-                with m.Case(NODE_BASE // NODE_STRIDE + k), m.Switch(offset):
-                    for cnt, value in per_node[k].items():
-                        with m.Case(cnt):
-                            m.d.comb += rdata.eq(value)
-                    if k in chks:
-                        with m.Default(), m.If(offset >= DIST_BASE):
-                            m.d.comb += rdata.eq(Mux(offset[0], chks[k].dist_count, chks[k].dist_sum))
+                with m.Case(NODE_BASE // NODE_STRIDE + k):
+                    m.d.comb += rdata.eq(node_val[k])
         m.d.sync += self.rdata.eq(rdata)
         return m
