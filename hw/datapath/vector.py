@@ -1,4 +1,4 @@
-"""The vector unit: one ``vlen``-bit VECTOR operation per cycle, fixed latency, lane-parallel.
+"""The vector unit: one ``vlen``-bit VECTOR operation per cycle (a few take several), fixed latency.
 
 The unit computes; it holds no registers. Its input stream carries one operation with its register
 operands already read (``a`` = ``vs1``, ``b`` = ``vs2``, ``c`` = the old ``vd``, ``x`` = the scalar
@@ -12,20 +12,27 @@ Bit-exact with :class:`tatami.sim.datapath.vector.VectorModel` (``execute``, ``r
 the state after ``j`` steps and then advances by as many steps as it rounded elements, exactly as
 the model draws one word per rounded element in increasing element order.
 
-Paths, each padded with registers to the unit's one latency :attr:`VectorUnit.latency`:
+Paths, each padded with registers to the unit's one latency :attr:`VectorUnit.latency` (the
+deeper of the FMA and conversion lanes):
 
 - ``fma``: ``vlen / 32`` FP32 and ``vlen / 16`` BF16 :class:`FmaLane` s (``vadd`` = ``a * 1 + b``,
   ``vsub`` = ``a * 1 + (-b)``, ``vmul`` = ``a * b + (-0)``, ``vfma`` = ``a * b + vd``), one rounding
   into the element format with the mode; latency ``node.fpu.fma_stages``;
-- ``red``: ``vredsum`` of FP32/BF16: a tree of the FPU's :class:`~tatami.hw.fpu.fp32_add.FP32Add`
-  (``vlen / 16`` FP32 leaves: BF16 elements widened exactly, or each FP32 element paired with -0,
-  which changes neither its value nor its flags), then one rounding into BF16 with the mode;
-  latency ``log2(vlen / 16) * node.fpu.add_stages + 1``;
-- ``cvt``: ``vcvt`` between every pair of formats, ``vlen / 8`` :class:`ConvertLane` s; latency
-  ``node.fpu.convert_stages``;
+- ``red``: ``vredsum`` of FP32/BF16 runs its pairwise tree through the FP32 FMA lanes (``x + y`` =
+  ``x * 1 + y``, RNE, which is the model's ``fp_add``): the first pass puts the leaves in (BF16
+  elements widened exactly), and a tag that travels alongside the lanes feeds each level's sums
+  back in until one is left, which is then rounded once into BF16 with the mode. The operation
+  holds the unit's input meanwhile (:func:`vector_passes`);
+- ``cvt``: ``vcvt`` between every pair of formats, ``vlen / 16`` :class:`ConvertLane` s, lane ``i``
+  converting element ``i``; a conversion between two 8-bit formats (16 elements per 128 bits)
+  takes two passes, its first half waiting at the output; latency ``node.fpu.convert_stages``;
 - ``simple``: everything else, computed in the first cycle: min, max, relu, compares and
   ``vredmax`` (FP32, BF16, CFloat8 and CFloat16), integer arithmetic, logic and shifts, integer
   ``vredsum``, ``vbcast``, ``vshuf``, ``vtrans``, ``vpad``.
+
+Most operations take one cycle at the input; those of :func:`vector_passes` more than one (the
+input's ``ready`` is high in their last pass). Results leave in order, ``latency`` advancing cycles
+after their operation's last pass.
 
 An operation the unit does not implement (CFloat arithmetic and ``vredsum``, bitwise operations on
 float formats, memory operations, which are :class:`~tatami.hw.datapath.vector_core.VectorCore`'s)
@@ -45,13 +52,19 @@ from tatami.hw.common.lfsr import MAXIMAL_TAPS, ZERO_SEED_SUBSTITUTE, lfsr_step_
 from tatami.hw.common.select import select
 from tatami.hw.fpu.datapath import DstFormat, round_stage1, round_stage2, unpack
 from tatami.hw.fpu.flags import StickyFlags
-from tatami.hw.fpu.fp32_add import FP32Add
 from tatami.hw.fpu.layouts import FLAGS, RoundMode
 from tatami.isa import VecFormat, VecOp
 
 from .vector_lanes import BF16_LANE, FP32_LANE, ConvertLane, FloatLaneFormat, FmaLane
 
-__all__ = ["DEFAULT_SEED", "VectorUnit", "vector_latency", "vector_op_layout", "vector_result_layout"]
+__all__ = [
+    "DEFAULT_SEED",
+    "VectorUnit",
+    "vector_latency",
+    "vector_op_layout",
+    "vector_passes",
+    "vector_result_layout",
+]
 
 #: Reset value of the unit's LFSR (the golden model's default seed).
 DEFAULT_SEED = 1
@@ -84,10 +97,41 @@ def vector_op_layout(cfg: TatamiConfig) -> data.StructLayout:
 
 def vector_latency(cfg: TatamiConfig) -> int:
     """The unit's latency for ``cfg`` (:attr:`VectorUnit.latency`), without building it: the
-    longest path, the ``vredsum`` tree (``log2(vlen / 16)`` adders deep, then one rounding)."""
+    deeper of the FMA lanes and the conversion lanes. An operation's result leaves this many
+    advancing cycles after its last pass (:func:`vector_passes`)."""
     fpu = cfg.node.fpu
-    levels = (cfg.node.vector.vlen_bits // 16).bit_length() - 1
-    return max(fpu.fma_stages, levels * fpu.add_stages + 1, fpu.convert_stages, 1)
+    return max(fpu.fma_stages, fpu.convert_stages, 1)
+
+
+def _red_levels(cfg: TatamiConfig, fmt: VecFormat) -> int:
+    """Levels of the float ``vredsum`` tree: ``log2`` of the FP32 values summed (every BF16
+    element is widened, so ``vlen / 16`` of them, or ``vlen / 32`` FP32 elements)."""
+    vlen = cfg.node.vector.vlen_bits
+    return (vlen // (32 if fmt == VecFormat.FP32 else 16)).bit_length() - 1
+
+
+def _red_passes(cfg: TatamiConfig, fmt: VecFormat) -> int:
+    """Cycles a float ``vredsum`` holds the unit's input: its tree runs level by level through
+    the FP32 FMA lanes (``fma_stages`` cycles a level, then a cycle to round), and nothing else
+    may enter the lanes until its last level has."""
+    s, lat, levels = cfg.node.fpu.fma_stages, vector_latency(cfg), _red_levels(cfg, fmt)
+    return max(levels * s + 2 - lat, (levels - 1) * s + 1, 1)
+
+
+def vector_passes(cfg: TatamiConfig, op, fmt) -> int:
+    """Cycles operation ``op`` (a :class:`VecOp`) in format ``fmt`` holds the unit's input (it is
+    accepted in the last one): 1 for most; 2 for a conversion between two 8-bit formats (the unit
+    has ``vlen / 16`` conversion lanes, so 16 elements take two passes); a float ``vredsum``
+    (FP32, BF16) runs its tree through the FMA lanes, ``levels * fma_stages + 2 - latency`` cycles
+    (8 for BF16 and 5 for FP32 on ``fpga-2x2``)."""
+    op, fmt = VecOp(op), VecFormat(fmt)
+    if op is VecOp.VREDSUM and fmt in (VecFormat.FP32, VecFormat.BF16):
+        return _red_passes(cfg, fmt)
+    if VecOp.VCVT_F32 <= op <= VecOp.VCVT_CF16:
+        dst = VecFormat(op - VecOp.VCVT_F32)
+        if _width(fmt) == 8 and _width(dst) == 8:
+            return 2
+    return 1
 
 
 def vector_result_layout(cfg: TatamiConfig) -> data.StructLayout:
@@ -174,16 +218,17 @@ class VectorUnit(wiring.Component):
     Parameters
     ----------
     cfg : TatamiConfig
-        ``node.vector.vlen_bits`` sets the width; ``node.fpu.fma_stages`` and ``add_stages`` the
-        depth of the FMA lanes and of the reduction tree's adders.
+        ``node.vector.vlen_bits`` sets the width; ``node.fpu.fma_stages`` and ``convert_stages``
+        the depth of the FMA and conversion lanes.
     seed : int
         Reset value of the stochastic-rounding LFSR.
 
     Attributes
     ----------
     i : In(stream.Signature(vector_op_layout(cfg)))
-        Operations. ``i.ready`` is ``o.ready``: the whole pipeline advances when ``o.ready`` is high
-        (a global stall), and an operation leaves :attr:`latency` advancing cycles after it enters.
+        Operations. The whole pipeline advances when ``o.ready`` is high (a global stall);
+        ``i.ready`` is ``o.ready`` in an operation's last pass (:func:`vector_passes`: one for
+        most), and its result leaves :attr:`latency` advancing cycles after that pass.
     o : Out(stream.Signature(vector_result_layout(cfg)))
         Results, in order.
     flags : Out(FLAGS)
@@ -204,18 +249,17 @@ class VectorUnit(wiring.Component):
             raise ValueError(f"seed must be a 32-bit unsigned int, not {seed!r}")
         self.cfg = cfg
         self.vlen = cfg.node.vector.vlen_bits
-        if self.vlen < 32:
-            raise ValueError(f"node.vector.vlen_bits must be at least 32, not {self.vlen}")
+        if self.vlen < 64:
+            raise ValueError(f"node.vector.vlen_bits must be at least 64, not {self.vlen}")
         self.seed_value = seed or ZERO_SEED_SUBSTITUTE
         fpu = cfg.node.fpu
         self.fma_latency = fpu.fma_stages
-        self.tree_levels = (self.vlen // 16).bit_length() - 1
-        self.red_latency = self.tree_levels * fpu.add_stages + 1
         self.cvt_latency = fpu.convert_stages
         self.cf16 = fpu.cf16
-        #: Cycles from an operation's acceptance to its result (advancing cycles).
-        self.latency = max(self.fma_latency, self.red_latency, self.cvt_latency, 1)
-        assert self.latency == vector_latency(cfg)
+        #: Cycles from an operation's acceptance (its last pass) to its result (advancing cycles).
+        self.latency = vector_latency(cfg)
+        #: Cycles a float ``vredsum`` holds the input, by format (:func:`vector_passes`).
+        self.red_passes = {f: _red_passes(cfg, f) for f in (VecFormat.FP32, VecFormat.BF16)}
         super().__init__(
             {
                 "i": In(stream.Signature(vector_op_layout(cfg))),
@@ -269,7 +313,8 @@ class VectorUnit(wiring.Component):
         return out
 
     def _int_simple(self, m, w, a, b, c):
-        """Every integer operation in width ``w``: a dict ``VecOp -> (vd, flags)``."""
+        """The integer operations in width ``w`` (the bitwise ones are width-independent: built
+        once, in ``elaborate``): a dict ``VecOp -> (vd, flags)``."""
         ops = {
             k: []
             for k in (
@@ -282,9 +327,6 @@ class VectorUnit(wiring.Component):
                 VecOp.VRELU,
                 VecOp.VCMPLT,
                 VecOp.VCMPEQ,
-                VecOp.VAND,
-                VecOp.VOR,
-                VecOp.VXOR,
                 VecOp.VSLL,
                 VecOp.VSRL,
                 VecOp.VSRA,
@@ -304,9 +346,6 @@ class VectorUnit(wiring.Component):
             ops[VecOp.VRELU].append(Mux(x[-1], Const(0, w), x))
             ops[VecOp.VCMPLT].append(Mux(lt, Const(1, w), Const(0, w)))
             ops[VecOp.VCMPEQ].append(Mux(x == y, Const(1, w), Const(0, w)))
-            ops[VecOp.VAND].append(x & y)
-            ops[VecOp.VOR].append(x | y)
-            ops[VecOp.VXOR].append(x ^ y)
             ops[VecOp.VSLL].append((x << sh)[:w])
             ops[VecOp.VSRL].append((x >> sh)[:w])
             ops[VecOp.VSRA].append((xs >> sh)[:w])
@@ -331,44 +370,78 @@ class VectorUnit(wiring.Component):
         return out
 
     def _any_format_simple(self, w, a, b, c, x):
-        """``vbcast``, ``vshuf``, ``vtrans``, ``vpad`` in element width ``w`` (any format)."""
+        """``vbcast`` and ``vpad`` in element width ``w`` (any format)."""
         lanes = self.vlen // w
         xs = _elements(a, w)
         out = {VecOp.VBCAST: (x[:w].replicate(lanes), Const(0, 6))}
-        idx_bits = lanes.bit_length() - 1
-        shuf = [select(y[:idx_bits], xs) if lanes > 1 else xs[0] for y in _elements(b, w)]
-        out[VecOp.VSHUF] = (Cat(*shuf), Const(0, 6))
-        # vtrans: rows = x, a power of two dividing the element count; otherwise 0 and INVALID.
-        options = []
-        for k in range(idx_bits + 1):
-            rows = 1 << k
-            cols = lanes // rows
-            options.append(Cat(*[xs[r * cols + col] for col in range(cols) for r in range(rows)]))
-        valid_rows = Const(0, 1)
-        trans = Const(0, self.vlen)
-        for k in reversed(range(idx_bits + 1)):
-            hit = x == (1 << k)
-            trans = Mux(hit, options[k], trans)
-            valid_rows = valid_rows | hit
-        out[VecOp.VTRANS] = (trans, Mux(valid_rows, 0, 0b10000))
         # vpad: vd[i] = vs1[i] for i < x, else the old vd[i].
         cs = _elements(c, w)
         out[VecOp.VPAD] = (Cat(*[Mux(x > i, xs[i], cs[i]) for i in range(lanes)]), Const(0, 6))
         return out
 
-    def _cfloat_simple(self, m, vf: VecFormat, a, b, bias):
-        """min, max, relu, compares and ``vredmax`` of a CFloat format (every code finite, sign
-        and magnitude, so the order-preserving key of the IEEE formats without NaN; -0 below +0;
-        no flags). ``vcmplt``/``vcmpeq`` write the format's 1 for the current ``bias`` (saturated
-        when the bias cannot hold 1), from a table of the 64 biases."""
-        w = _width(vf)
+    def _permute(self, m, fmt, op, a, b, x):
+        """``vshuf`` and ``vtrans`` of every element width through one byte crossbar: each result
+        byte is byte ``index`` of ``vs1``, the index coming from ``vs2``'s element (``vshuf``) or
+        from a constant of the width and row count (``vtrans``; a row count that is not a power
+        of two dividing the element count gives 0 and INVALID). Returns ``(vd, flags)``."""
+        nb = self.vlen // 8
+        ib = nb.bit_length() - 1
+        a_bytes = _elements(a, 8)
+        shuf, trans = op == VecOp.VSHUF, op == VecOp.VTRANS
+        rows_ok = Const(0, 1)
+        conds = {}  # (w, rows or None) -> named condition
+        for w in (8, 16, 32):
+            of_width = Cat(*[fmt == vf for vf in VecFormat if _width(vf) == w]).any()
+            conds[w, None] = _named(m, of_width & shuf, f"perm_shuf{w}")
+            lanes = self.vlen // w
+            for r in range(lanes.bit_length()):
+                hit = _named(m, of_width & (x == (1 << r)), f"perm_trans{w}_{r}")
+                conds[w, 1 << r] = hit
+                rows_ok = rows_ok | hit
+        out = []
+        for k in range(nb):
+            idx = Const(0, ib)
+            for w in (8, 16, 32):
+                nbw = w // 8
+                lanes = self.vlen // w
+                ebits = lanes.bit_length() - 1
+                e, q = divmod(k, nbw)
+                sidx = b[w * e : w * e + ebits]
+                idx = Mux(conds[w, None], Cat(Const(q, nbw.bit_length() - 1), sidx) if nbw > 1 else sidx, idx)
+                for r in range(ebits + 1):
+                    rows = 1 << r
+                    cols = lanes // rows
+                    col, row = divmod(e, rows)  # result element e = col * rows + row
+                    src = row * cols + col
+                    idx = Mux(trans & conds[w, rows], Const(src * nbw + q, ib), idx)
+            index = _named(m, idx, f"perm_idx{k}")
+            level = a_bytes
+            for bit in range(ib):
+                level = [
+                    _named(m, Mux(index[bit], level[i + 1], level[i]), f"perm{k}_l{bit}_{i // 2}")
+                    for i in range(0, len(level), 2)
+                ]
+            out.append(level[0])
+        bad = trans & ~rows_ok
+        return Mux(bad, 0, Cat(*out)), Mux(bad, 0b10000, 0)
+
+    def _cfloat_simple(self, m, formats, fmt, a, b, biases):
+        """min, max, relu, compares and ``vredmax`` of CFloat formats of one width (every code
+        finite, sign and magnitude, so the order-preserving key of the IEEE formats without NaN;
+        -0 below +0; no flags). The order does not depend on the layout, so CF8 1-4-3 and 1-5-2
+        share everything but the 1 that ``vcmplt``/``vcmpeq`` write: the format's 1 for its
+        current bias (saturated when the bias cannot hold 1), from a table of the 64 biases."""
+        w = _width(formats[0])
         sign = 1 << (w - 1)
-        name = vf.name.lower()
-        ones = [_cfloat_one(vf, k) for k in range(64)]
-        level = [Const(v, w) for v in ones]  # a balanced tree of constants (continuous assignments)
-        for bit in range(6):
-            level = [Mux(bias[bit], level[i + 1], level[i]) for i in range(0, len(level), 2)]
-        one = _named(m, level[0], f"{name}_one")
+        name = "_".join(vf.name.lower() for vf in formats)
+        one = None
+        for vf in formats:
+            ones = [_cfloat_one(vf, k) for k in range(64)]
+            level = [Const(v, w) for v in ones]  # a balanced tree of constants (continuous assignments)
+            for bit in range(6):
+                level = [Mux(biases[vf][bit], level[i + 1], level[i]) for i in range(0, len(level), 2)]
+            one = level[0] if one is None else Mux(fmt == vf, level[0], one)
+        one = _named(m, one, f"{name}_one")
 
         def key(x):
             return Mux(x[-1], ~x, x | sign)
@@ -409,22 +482,10 @@ class VectorUnit(wiring.Component):
         vlen, L = self.vlen, self.latency
         m.submodules.sticky = sticky = StickyFlags()
         enable = self.o.ready
-        m.d.comb += self.i.ready.eq(enable)
-        accept = self.i.valid & enable
         p = self.i.payload
         op, fmt = p.op, p.fmt
         rtz = p.mode == RoundMode.RTZ
         sr = p.mode == RoundMode.STOCHASTIC
-
-        # ---- LFSR: word j of an operation is the state after j leaps of 16 steps ----------------
-        max_draws = vlen // 8
-        state = Signal(32, init=self.seed_value, name="lfsr")
-        taps = MAXIMAL_TAPS[32]
-        words = []
-        for j in range(max_draws + 1):
-            rows = lfsr_step_matrix(32, 16 * j, taps)
-            word = Cat(*[Cat(*[state[b] for b in range(32) if mask >> b & 1]).xor() for mask in rows])
-            words.append(_named(m, word, f"lfsr_word{j}"))
         is_float_arith = Cat(*[op == o for o in _FP_ARITH]).any()
         fp_fmt = (fmt == VecFormat.FP32) | (fmt == VecFormat.BF16)
         # vcvt.<dst>.<src>: funct7 = 0x28 + dst; elements: vlen / the wider of the two formats.
@@ -435,6 +496,33 @@ class VectorUnit(wiring.Component):
         w16 = Cat(
             *[(x == VecFormat.BF16) | (x == VecFormat.INT16) | (x == VecFormat.CF16) for x in (fmt, dst)]
         ).any()
+        is_red = fp_fmt & (op == VecOp.VREDSUM)
+        cvt8 = is_cvt & ~w32 & ~w16  # both formats 8-bit: 16 elements, two passes
+
+        # ---- passes: an operation holds the input for vector_passes() cycles ---------------------
+        n_pass = max(*self.red_passes.values(), 2)
+        pc = Signal(range(n_pass), name="pass")
+        last_pass = Signal()
+        red_last = Mux(
+            fmt == VecFormat.FP32, self.red_passes[VecFormat.FP32] - 1, self.red_passes[VecFormat.BF16] - 1
+        )
+        m.d.comb += last_pass.eq(Mux(is_red, pc == red_last, Mux(cvt8, pc == 1, 1)))
+        m.d.comb += self.i.ready.eq(enable & last_pass)
+        with m.If(enable & self.i.valid):
+            m.d.sync += pc.eq(Mux(last_pass, 0, pc + 1))
+        accept = self.i.valid & self.i.ready
+
+        # ---- LFSR: word j of an operation is the state after j leaps of 16 steps ----------------
+        # The state moves on when the operation is accepted (its last pass), so every pass sees
+        # the operation's own words.
+        max_draws = vlen // 8
+        state = Signal(32, init=self.seed_value, name="lfsr")
+        taps = MAXIMAL_TAPS[32]
+        words = []
+        for j in range(max_draws + 1):
+            rows = lfsr_step_matrix(32, 16 * j, taps)
+            word = Cat(*[Cat(*[state[b] for b in range(32) if mask >> b & 1]).xor() for mask in rows])
+            words.append(_named(m, word, f"lfsr_word{j}"))
         cvt_n = Signal(range(vlen // 8 + 1), name="cvt_n")
         m.d.comb += cvt_n.eq(Mux(w32, vlen // 32, Mux(w16, vlen // 16, vlen // 8)))
         n_draws = Signal(range(max_draws + 1), name="n_draws")
@@ -462,26 +550,25 @@ class VectorUnit(wiring.Component):
             Mux(
                 is_cvt,
                 PATH_CVT,
-                Mux(
-                    fp_fmt & is_float_arith,
-                    PATH_FMA,
-                    Mux(fp_fmt & (op == VecOp.VREDSUM), PATH_RED, PATH_SIMPLE),
-                ),
+                Mux(fp_fmt & is_float_arith, PATH_FMA, Mux(is_red, PATH_RED, PATH_SIMPLE)),
             )
         )
 
-        # ---- conversion path: lane i converts element i (vlen / 8 lanes; the lanes beyond
-        # vlen / 32 and vlen / 16 only handle 16- and 8-bit formats) --------------------------------
+        # ---- conversion path: vlen / 16 lanes; lane i converts element i, or element
+        # vlen / 16 * pass + i of a conversion between 8-bit formats (two passes). Lanes
+        # vlen / 32 and up only handle 16- and 8-bit formats. -------------------------------------
+        n_cvt = vlen // 16
         src_w32 = (fmt == VecFormat.FP32) | (fmt == VecFormat.INT32)
         src_w16 = (fmt == VecFormat.BF16) | (fmt == VecFormat.INT16) | (fmt == VecFormat.CF16)
+        second = pc[0] & cvt8
         cvt_res, cvt_flags = [], []
-        for i in range(vlen // 8):
-            width = 32 if i < vlen // 32 else 16 if i < vlen // 16 else 8
+        for i in range(n_cvt):
+            width = 32 if i < vlen // 32 else 16
             lane = hier.shared(ConvertLane, self.cvt_latency, width, self.cf16)
             m.submodules[f"cvt_{i}"] = lane
-            value = p.a[8 * i : 8 * i + 8]
-            if i < vlen // 16:
-                value = Mux(src_w16, p.a[16 * i : 16 * i + 16], value)
+            el8 = i + n_cvt
+            value = Mux(second, p.a[8 * el8 : 8 * el8 + 8], p.a[8 * i : 8 * i + 8])
+            value = Mux(src_w16, p.a[16 * i : 16 * i + 16], value)
             if i < vlen // 32:
                 value = Mux(src_w32, p.a[32 * i : 32 * i + 32], value)
             m.d.comb += [
@@ -494,46 +581,100 @@ class VectorUnit(wiring.Component):
                 lane.cf16_bias.eq(p.cf16_bias),
                 lane.rtz.eq(rtz),
                 lane.sr.eq(sr),
-                lane.rand_word.eq(words[i][:16]),
+                lane.rand_word.eq(Mux(second, words[el8][:16], words[i][:16])),
             ]
             cvt_res.append(lane.result)
             cvt_flags.append(lane.flags)
-        active = Cat(*[cvt_n > i for i in range(vlen // 8)])
+        active = Cat(*[cvt_n > i for i in range(n_cvt)])
         dst_w32 = (dst == VecFormat.FP32) | (dst == VecFormat.INT32)
         dst_w16 = (dst == VecFormat.BF16) | (dst == VecFormat.INT16) | (dst == VecFormat.CF16)
         cvt_ctl = _delay(m, enable, Cat(active, dst_w32, dst_w16), self.cvt_latency, "cvt_ctl")
-        c_active, c_w32, c_w16 = cvt_ctl[: vlen // 8], cvt_ctl[vlen // 8], cvt_ctl[vlen // 8 + 1]
+        c_active, c_w32, c_w16 = cvt_ctl[:n_cvt], cvt_ctl[n_cvt], cvt_ctl[n_cvt + 1]
         packed = {}
         for wd in (8, 16, 32):
-            packed[wd] = Cat(*[Mux(c_active[i], cvt_res[i][:wd], 0) for i in range(vlen // wd)])
+            packed[wd] = Cat(*[Mux(c_active[i], cvt_res[i][:wd], 0) for i in range(vlen // max(wd, 16))])
         cvt_out = Mux(c_w32, packed[32], Mux(c_w16, packed[16], packed[8]))
         cvt_fl = Const(0, 6)
-        for i in range(vlen // 8):
+        for i in range(n_cvt):
             cvt_fl = cvt_fl | Mux(c_active[i], cvt_flags[i], 0)
         cvt_out = _delay(m, enable, cvt_out, L - self.cvt_latency, "cvt_res")
         cvt_fl = _delay(m, enable, cvt_fl, L - self.cvt_latency, "cvt_flags")
 
+        # ---- reduction tags: a float vredsum runs its tree level by level through the FP32 FMA
+        # lanes. Its first pass puts the leaves into the lanes (lane j adds leaves 2j and 2j + 1);
+        # a tag travels alongside the lanes and, when the level leaves them, feeds the sums back
+        # in (lane j adds sums 2j and 2j + 1) until one lane is left. ------------------------------
+        n32 = vlen // 32
+        one32 = FP32_LANE.one
+        red_tag = data.StructLayout({"valid": 1, "lanes": n32, "bf16": 1, "mode": 3, "rand": 16, "flags": 6})
+        tag_in = Signal(red_tag, name="red_tag_in")
+        tag_out = _delay(m, enable, tag_in, self.fma_latency, "red_tag")
+        tag_out = red_tag(tag_out)
+        lane32 = []  # the FP32 lanes (filled below): result and flags
+        fb = Signal(name="red_feedback")
+        final = Signal(name="red_final")
+        m.d.comb += [
+            fb.eq(tag_out.valid & (tag_out.lanes[1:] != 0)),
+            final.eq(tag_out.valid & (tag_out.lanes == 1)),
+        ]
+        leaves_in = self.i.valid & is_red & (pc == 0)
+
         # ---- fma path ------------------------------------------------------------------------------
         fma_out = {}
+        f32_el, bf_el = _elements(p.a, 32), _elements(p.a, 16)
+        lanes = {}
+        for vf, lf in _FLOAT_LANES.items():
+            lanes[vf] = []
+            for j in range(vlen // lf.width):
+                lane = hier.shared(FmaLane, lf, self.fma_latency)  # one module, instantiated per lane
+                m.submodules[f"fma_{lf.name}_{j}"] = lane
+                lanes[vf].append(lane)
+        lane32.extend(lanes[VecFormat.FP32])
         for vf, lf in _FLOAT_LANES.items():
             w = lf.width
             res, flg = [], []
             for j, (x, y, z) in enumerate(zip(_elements(p.a, w), _elements(p.b, w), _elements(p.c, w))):
-                lane = hier.shared(FmaLane, lf, self.fma_latency)  # one module, instantiated per lane
-                m.submodules[f"fma_{lf.name}_{j}"] = lane
+                lane = lanes[vf][j]
                 one_b = (op == VecOp.VADD) | (op == VecOp.VSUB)
                 addend = Mux(
                     op == VecOp.VADD,
                     y,
                     Mux(op == VecOp.VSUB, y ^ lf.sign_bit, Mux(op == VecOp.VMUL, lf.sign_bit, z)),
                 )
+                a_in, b_in, c_in = x, Mux(one_b, lf.one, y), addend
+                rtz_in, sr_in = rtz, sr
+                if vf == VecFormat.FP32:
+                    # Reduction inputs: the leaves (BF16 widened exactly; FP32 lanes beyond half
+                    # the elements idle), or the previous level's sums.
+                    leaf_a = Mux(
+                        fmt == VecFormat.FP32,
+                        f32_el[2 * j] if 2 * j + 1 < n32 else Const(0, 32),
+                        Cat(Const(0, 16), bf_el[2 * j]),
+                    )
+                    leaf_c = Mux(
+                        fmt == VecFormat.FP32,
+                        f32_el[2 * j + 1] if 2 * j + 1 < n32 else Const(0, 32),
+                        Cat(Const(0, 16), bf_el[2 * j + 1]),
+                    )
+                    if 2 * j + 1 < n32:
+                        red_a = Mux(fb, lane32[2 * j].result, leaf_a)
+                        red_c = Mux(fb, lane32[2 * j + 1].result, leaf_c)
+                    else:
+                        red_a = Mux(fb, 0, leaf_a)
+                        red_c = Mux(fb, 0, leaf_c)
+                    red_in = fb | leaves_in
+                    a_in = Mux(red_in, red_a, a_in)
+                    b_in = Mux(red_in, one32, b_in)
+                    c_in = Mux(red_in, red_c, c_in)
+                    rtz_in = ~red_in & rtz
+                    sr_in = ~red_in & sr
                 m.d.comb += [
                     lane.enable.eq(enable),
-                    lane.a.eq(x),
-                    lane.b.eq(Mux(one_b, lf.one, y)),
-                    lane.c.eq(addend),
-                    lane.rtz.eq(rtz),
-                    lane.sr.eq(sr),
+                    lane.a.eq(a_in),
+                    lane.b.eq(b_in),
+                    lane.c.eq(c_in),
+                    lane.rtz.eq(rtz_in),
+                    lane.sr.eq(sr_in),
                     lane.rand_word.eq(words[j][:16]),
                 ]
                 res.append(lane.result)
@@ -548,39 +689,21 @@ class VectorUnit(wiring.Component):
         fma_res = _delay(m, enable, fma_res, L - self.fma_latency, "fma_res")
         fma_flags = _delay(m, enable, fma_flags, L - self.fma_latency, "fma_flags")
 
-        # ---- reduction path: FP32 adder tree, then one rounding into BF16 -----------------------
-        n_leaves = vlen // 16
-        f32 = _elements(p.a, 32)
-        bf = _elements(p.a, 16)
-        leaves = []
-        for i in range(n_leaves):
-            pair = f32[i // 2] if i % 2 == 0 else Const(0x80000000, 32)
-            leaves.append(Mux(fmt == VecFormat.FP32, pair, Cat(Const(0, 16), bf[i])))
-        level, acc_flags = leaves, None
-        for lv in range(self.tree_levels):
-            nxt, lv_flags = [], Const(0, 6)
-            for i in range(0, len(level), 2):
-                add = hier.shared(FP32Add, self.cfg)
-                m.submodules[f"red_add_{lv}_{i // 2}"] = add
-                m.d.comb += [
-                    add.i.valid.eq(1),
-                    add.i.payload.a.eq(level[i]),
-                    add.i.payload.b.eq(level[i + 1]),
-                    add.o.ready.eq(enable),
-                ]
-                nxt.append(add.o.payload.result)
-                lv_flags = lv_flags | add.o.payload.flags.as_value()
-            level = nxt
-            if acc_flags is None:
-                acc_flags = lv_flags
-            else:
-                acc_flags = (
-                    _delay(m, enable, acc_flags, self.cfg.node.fpu.add_stages, f"red_flags{lv}") | lv_flags
-                )
-        tree_latency = self.red_latency - 1
-        red_ctl = _delay(m, enable, Cat(fmt, p.mode.as_value(), words[0][:16]), tree_latency, "red_ctl")
-        r_fmt, r_mode, r_rand = red_ctl[:3], red_ctl[3:6], red_ctl[6:22]
-        total = level[0]
+        # ---- reduction path: the tags, the flags of each level, one rounding into BF16 -----------
+        lvl_flags = Const(0, 6)
+        for j, lane in enumerate(lane32):
+            lvl_flags = lvl_flags | Mux(tag_out.lanes[j], lane.flags, 0)
+        half = Cat(*[tag_out.lanes[2 * j + 1] for j in range(n32 // 2)])
+        # (Muxes, not a comb If: continuous assignments, which Icarus evaluates from time 0.)
+        m.d.comb += [
+            tag_in.valid.eq(fb | leaves_in),
+            tag_in.lanes.eq(Mux(fb, half, Mux(fmt == VecFormat.FP32, (1 << (n32 // 2)) - 1, (1 << n32) - 1))),
+            tag_in.bf16.eq(Mux(fb, tag_out.bf16, fmt == VecFormat.BF16)),
+            tag_in.mode.eq(Mux(fb, tag_out.mode, p.mode.as_value())),
+            tag_in.rand.eq(Mux(fb, tag_out.rand, words[0][:16])),
+            tag_in.flags.eq(Mux(fb, tag_out.flags | lvl_flags, 0)),
+        ]
+        total = lane32[0].result
         u = unpack(m, total, 8, 23, 127, ieee=True, name="red_sum")
         bf_dst = DstFormat(8, 7, ieee=True)
         st = round_stage1(m, u["sig"], u["exp"], 127, bf_dst, "red_rnd")
@@ -590,8 +713,8 @@ class VectorUnit(wiring.Component):
             sign=u["sign"],
             zero=u["zero"],
             sticky=Const(0, 1),
-            mode={"rtz": r_mode == RoundMode.RTZ, "sr": r_mode == RoundMode.STOCHASTIC},
-            rand=r_rand,
+            mode={"rtz": tag_out.mode == RoundMode.RTZ, "sr": tag_out.mode == RoundMode.STOCHASTIC},
+            rand=tag_out.rand,
             saturate=Const(0, 1),
             fmt=bf_dst,
             name="red_rnd",
@@ -600,12 +723,14 @@ class VectorUnit(wiring.Component):
             u["nan"], BF16_LANE.canonical_nan, Mux(u["inf"], Cat(Const(0x7F80, 15), u["sign"]), code)
         )
         bf_flags = Mux(u["nan"] | u["inf"], 0, rflags) | (u["sub"] << 5)
-        red_res = Mux(
-            r_fmt == VecFormat.FP32, Cat(total, Const(0, vlen - 32)), Cat(bf_code, Const(0, vlen - 16))
-        )
-        red_flags = acc_flags | Mux(r_fmt == VecFormat.FP32, 0, bf_flags)
-        red_res = _delay(m, enable, red_res, L - tree_latency, "red_res")
-        red_flags = _delay(m, enable, red_flags, L - tree_latency, "red_flags")
+        red_res = Signal(vlen, name="red_res")
+        red_flags = Signal(6, name="red_flags")
+        red_value = Mux(tag_out.bf16, Cat(bf_code, Const(0, vlen - 16)), Cat(total, Const(0, vlen - 32)))
+        with m.If(enable & final):
+            m.d.sync += [
+                red_res.eq(red_value),
+                red_flags.eq(tag_out.flags | lvl_flags | Mux(tag_out.bf16, bf_flags, 0)),
+            ]
 
         # ---- simple path ---------------------------------------------------------------------------
         cands = []  # (condition, result, flags)
@@ -613,18 +738,23 @@ class VectorUnit(wiring.Component):
             for k, (r, fl) in self._float_simple(m, lf, p.a, p.b).items():
                 cands.append(((fmt == vf) & (op == k), r, fl))
         cf_bias = {VecFormat.CF8E4: p.cf8e4_bias, VecFormat.CF8E5: p.cf8e5_bias, VecFormat.CF16: p.cf16_bias}
-        for vf, bias in cf_bias.items():
-            if vf is VecFormat.CF16 and not self.cf16:
-                continue
-            for k, (r, fl) in self._cfloat_simple(m, vf, p.a, p.b, bias).items():
-                cands.append(((fmt == vf) & (op == k), r, fl))
+        cf_groups = [(VecFormat.CF8E4, VecFormat.CF8E5)] + [(VecFormat.CF16,)] * self.cf16
+        for group in cf_groups:
+            is_group = Cat(*[fmt == vf for vf in group]).any()
+            for k, (r, fl) in self._cfloat_simple(m, group, fmt, p.a, p.b, cf_bias).items():
+                cands.append((is_group & (op == k), r, fl))
         for vf, w in _INT_WIDTHS.items():
             for k, (r, fl) in self._int_simple(m, w, p.a, p.b, p.c).items():
                 cands.append(((fmt == vf) & (op == k), r, fl))
+        is_int = Cat(*[fmt == vf for vf in _INT_WIDTHS]).any()  # bitwise operations: any width
+        for k, r in ((VecOp.VAND, p.a & p.b), (VecOp.VOR, p.a | p.b), (VecOp.VXOR, p.a ^ p.b)):
+            cands.append((is_int & (op == k), r, Const(0, 6)))
         for w in (8, 16, 32):  # broadcast and permutations depend only on the element width
             of_width = Cat(*[fmt == vf for vf in VecFormat if _width(vf) == w]).any()
             for k, (r, fl) in self._any_format_simple(w, p.a, p.b, p.c, p.x).items():
                 cands.append((of_width & (op == k), r, fl))
+        perm_res, perm_fl = self._permute(m, fmt, op, p.a, p.b, p.x)
+        cands.append(((op == VecOp.VSHUF) | (op == VecOp.VTRANS), perm_res, perm_fl))
         # The conditions are one-hot: an AND-OR of named terms (flat, and cheap to simulate).
         hits, res_terms, flag_terms = [], [], []
         for n, (cond, r, fl) in enumerate(cands):
@@ -641,10 +771,18 @@ class VectorUnit(wiring.Component):
         simple_flags = _delay(m, enable, simple_flags, L, "simple_flags")
 
         # ---- output ----------------------------------------------------------------------------------
-        ctl = _delay(m, enable, Cat(self.i.valid, path), L, "ctl")
-        o_path = ctl[1:3]
-        result = select(o_path, [simple_res, fma_res, red_res, cvt_out])
-        flags = select(o_path, [simple_flags, fma_flags, red_flags, cvt_fl])
+        # A result leaves L cycles after its operation's last pass; the first pass of a two-pass
+        # conversion leaves its half of the result (elements 0 .. vlen / 16 - 1) in ``asm``.
+        ctl = _delay(m, enable, Cat(accept, path, self.i.valid & cvt8 & ~last_pass, cvt8), L, "ctl")
+        o_path, o_first, o_cvt8 = ctl[1:3], ctl[3], ctl[4]
+        asm = Signal(vlen // 2, name="cvt_asm")
+        asm_fl = Signal(6, name="cvt_asm_flags")
+        with m.If(enable & o_first):
+            m.d.sync += [asm.eq(cvt_out[: vlen // 2]), asm_fl.eq(cvt_fl)]
+        cvt_full = Mux(o_cvt8, Cat(asm, cvt_out[: vlen // 2]), cvt_out)
+        cvt_full_fl = cvt_fl | Mux(o_cvt8, asm_fl, 0)
+        result = select(o_path, [simple_res, fma_res, red_res, cvt_full])
+        flags = select(o_path, [simple_flags, fma_flags, red_flags, cvt_full_fl])
         m.d.comb += [
             self.o.valid.eq(ctl[0]),
             self.o.payload.result.eq(result),

@@ -10,9 +10,12 @@ will hand them over, and runs them:
   reads or writes is *pending* (the destination of an instruction still in flight): a scoreboard of
   one bit per register, set at issue, cleared at write-back. Reads happen at issue, so a later
   write never disturbs an earlier read.
-- **compute**: the operands are read (a balanced multiplexer tree per read port), registered, and
-  sent to :class:`~tatami.hw.datapath.vector.VectorUnit`, whose output is always taken; its
-  result is written back ``latency`` cycles later.
+- **compute**: the operands are read (asynchronous reads of the register file: two banks of LUT
+  RAM, one written by the unit and one by loads, and a live-value table naming the bank that holds
+  each register), registered, and sent to :class:`~tatami.hw.datapath.vector.VectorUnit`, whose
+  output is always taken; the register holds an operation until the unit accepts it (a float
+  ``vredsum`` or an 8-bit conversion holds the unit's input for several cycles:
+  ``vector_passes``), and its result is written back ``latency`` cycles after that.
 - **memory** (``vld``, ``vst``, ``vgather8``, ``vgather16``): the address generator takes one
   memory instruction at a time (the next in the cycle the last access of the previous one goes
   out) and sends one SRAM word access per chunk (the whole register for ``vld``/``vst``, 8 or 16
@@ -30,15 +33,17 @@ legal instructions before it), ``fault_kind`` (``Fault`` bits, OR over its chunk
 ``status_clear``; ``fault_count`` counts faulting instructions. Reads with a corrected lane count
 in ``ecc_corrected``. Faults are imprecise (reported when the access returns), as a machine check.
 
-The unit state (``mode``, CFloat biases) is an input, sampled when an operation issues; the core
-holds it (a CSR). Requires ``vlen_bits == sram.word_bits`` (one register = one SRAM word, true of
-every preset) and ``vlen_bits >= 128``.
+The vector registers are 0 at power-up (the initial contents of the RAMs) and, being RAM, are
+not cleared by ``rst``. The unit state (``mode``, CFloat biases) is an input, sampled when an
+operation issues; the core holds it (a CSR). Requires ``vlen_bits == sram.word_bits`` (one
+register = one SRAM word, true of every preset) and ``vlen_bits >= 128``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import TatamiConfig
@@ -170,7 +175,18 @@ class VectorCore(wiring.Component):
         m.submodules.unit = unit = self.unit
 
         # ---- register file and scoreboard ------------------------------------------------------
-        regs = [Signal(vlen, name=f"v{i}") for i in range(nregs)]
+        # Two banks of LUT RAM (asynchronous reads, one write port each): the unit's results go to
+        # bank 0, loads to bank 1, and a live-value table (one bit per register) says which bank
+        # holds a register's latest value. Each bank is replicated per read port by synthesis (on
+        # the ECP5, 16 x 4 distributed RAMs): a fraction of the area of 32 x vlen flip-flops with
+        # three 32-way multiplexers. The two write-backs of a cycle never name the same register
+        # (the scoreboard holds a pending destination).
+        banks = []
+        for b in range(2):
+            mem = Memory(shape=unsigned(vlen), depth=nregs, init=[])
+            m.submodules[f"regs{b}"] = mem
+            banks.append((mem.write_port(), [mem.read_port(domain="comb") for _ in range(3)]))
+        lvt = Signal(nregs)
         pend = Signal(nregs)
 
         # ---- decode ------------------------------------------------------------------------------
@@ -193,14 +209,20 @@ class VectorCore(wiring.Component):
             | (reads_vs2 & pend.bit_select(r2, 1))
             | ((reads_vd | writes_vd) & pend.bit_select(rd, 1))
         )
-        read_a = _mux_tree(m, r1, regs, "read_a")
-        read_b = _mux_tree(m, r2, regs, "read_b")
-        read_c = _mux_tree(m, rd, regs, "read_c")
+        reads = []
+        for k, (idx, name) in enumerate(((r1, "read_a"), (r2, "read_b"), (rd, "read_c"))):
+            for _, rports in banks:
+                m.d.comb += rports[k].addr.eq(idx)
+            value = Signal(vlen, name=name)
+            m.d.comb += value.eq(Mux(lvt.bit_select(idx, 1), banks[1][1][k].data, banks[0][1][k].data))
+            reads.append(value)
+        read_a, read_b, read_c = reads
 
         agu_ready = Signal()
+        op_free = Signal()  # the operand register is empty or its operation is being accepted
         fire = Signal()
         m.d.comb += [
-            fire.eq(self.insn.valid & legal & ~hazard & (~is_mem | agu_ready)),
+            fire.eq(self.insn.valid & legal & ~hazard & Mux(is_mem, agu_ready, op_free)),
             self.insn.ready.eq(~legal | fire),
         ]
         with m.If(self.insn.valid & ~legal):
@@ -210,8 +232,12 @@ class VectorCore(wiring.Component):
 
         # ---- compute path: registered operands, the unit, write-back ---------------------------
         op_r = Signal(unit.i.payload.shape())
+        # An operation waits in the register until the unit accepts it (an operation of several
+        # passes holds the unit's input for that many cycles).
         op_v = Signal()
-        m.d.sync += op_v.eq(fire & ~is_mem)
+        m.d.comb += op_free.eq(~op_v | unit.i.ready)
+        with m.If(op_free):
+            m.d.sync += op_v.eq(fire & ~is_mem)
         with m.If(fire & ~is_mem):
             x = Mux((f7 == VecOp.VTRANS) | (f7 == VecOp.VPAD), p.rs2, p.rs1)
             m.d.sync += [
@@ -235,7 +261,7 @@ class VectorCore(wiring.Component):
             unit.i.valid.eq(op_v),
             unit.i.payload.eq(op_r),
             unit.o.ready.eq(1),
-            dest.w_en.eq(op_v),
+            dest.w_en.eq(op_v & unit.i.ready),
             dest.w_data.eq(vd_r),
             dest.r_en.eq(unit.o.valid),
             unit.flags_clear.eq(self.flags_clear),
@@ -425,11 +451,18 @@ class VectorCore(wiring.Component):
         ]
 
         # ---- write-back and scoreboard ----------------------------------------------------------
-        for i in range(nregs):
-            with m.If(u_wb & (u_vd == i)):
-                m.d.sync += regs[i].eq(u_data)
-            with m.Elif(ld_wb & (lh.vd == i)):
-                m.d.sync += regs[i].eq(ld_data)
+        wp_u, wp_ld = banks[0][0], banks[1][0]
+        m.d.comb += [
+            wp_u.en.eq(u_wb),
+            wp_u.addr.eq(u_vd),
+            wp_u.data.eq(u_data),
+            wp_ld.en.eq(ld_wb),
+            wp_ld.addr.eq(lh.vd),
+            wp_ld.data.eq(ld_data),
+        ]
+        lvt_set = Mux(ld_wb, Const(1, nregs) << lh.vd, 0)
+        lvt_clr = Mux(u_wb, Const(1, nregs) << u_vd, 0)
+        m.d.sync += lvt.eq((lvt & ~lvt_clr) | lvt_set)
         clear = Signal(nregs)
         setm = Signal(nregs)
         m.d.comb += [

@@ -256,7 +256,6 @@ _CVT_FLOATS = {
 _CVT_INTS = {4: 8, 5: 16, 6: 32}
 _CVT_WIDTH = {0: 32, 1: 16, 2: 8, 3: 8, 4: 8, 5: 16, 6: 32, 7: 16}
 CVT_STEPS = 3
-_SIG = 32  # every source is widened to a 32-bit normalised significand (INT32 needs all 32)
 
 
 class ConvertLane(wiring.Component):
@@ -317,11 +316,12 @@ class ConvertLane(wiring.Component):
         pipe = Pipeline(m, self.enable, self.stages, CVT_STEPS)
         v = self.value
 
-        # Step 1: the source as sign, 32-bit normalised significand, exponent of its top bit.
+        # Step 1: the source as sign, normalised significand of max_width bits, exponent of its top bit.
         u = {
             k: Signal(name=f"src_{k}") for k in ("sign", "zero", "sub", "inf", "nan", "snan", "ok", "is_int")
         }
-        sig = Signal(_SIG, name="src_sig")
+        sig_bits = self.max_width  # the widest source significand of the lane (an integer's)
+        sig = Signal(sig_bits, name="src_sig")
         exp = Signal(EXP, name="src_exp")
         cands = []
         for f in self.formats:
@@ -329,7 +329,7 @@ class ConvertLane(wiring.Component):
                 name, eb, mb, bias = _CVT_FLOATS[f]
                 w = 1 + eb + mb
                 x = unpack(m, v[:w], eb, mb, self._bias(bias), ieee=bias is None, name=f"s_{name}")
-                x["sig"] = x["sig"] << (_SIG - len(x["sig"]))
+                x["sig"] = x["sig"] << (sig_bits - len(x["sig"]))
                 x["is_int"] = Const(0, 1)
             else:
                 w = _CVT_INTS[f]
@@ -345,7 +345,7 @@ class ConvertLane(wiring.Component):
                 zero = mag == 0
                 x = {
                     "sign": neg,
-                    "sig": Cat(Const(0, _SIG - w), norm) if w < _SIG else norm,
+                    "sig": Cat(Const(0, sig_bits - w), norm) if w < sig_bits else norm,
                     "exp": e,
                     "zero": zero,
                     "sub": Const(0, 1),
@@ -362,7 +362,7 @@ class ConvertLane(wiring.Component):
                 val = Mux(hit, x[k], val)
             m.d.comb += u[k].eq(val)
         ok = Const(0, 1)
-        sig_v, exp_v = Const(0, _SIG), Const(0, EXP)
+        sig_v, exp_v = Const(0, sig_bits), Const(0, EXP)
         for hit, x in cands:
             sig_v, exp_v, ok = Mux(hit, x["sig"], sig_v), Mux(hit, x["exp"], exp_v), ok | hit
         m.d.comb += [sig.eq(sig_v), exp.eq(exp_v), u["ok"].eq(ok)]
@@ -379,16 +379,17 @@ class ConvertLane(wiring.Component):
             st = round_stage1(m, s["sig"], s["exp"], 127 if bias is None else s[bias], dstf, f"r_{name}")
             s.update({f"r_{name}_{k}": val for k, val in st.items()})
         if ints:
-            # floor(|X| * 2**16) and whether a 1 was lost: (sig << 32) shifted right so that the
-            # significand's top bit (weight 2**exp) lands at bit exp + 16. |X| >= 2**32 (exp >= 32)
-            # overflows every integer format.
-            big = Cat(Const(0, 32), s["sig"])
+            # floor(|X| * 2**16) and whether a 1 was lost: (sig << 16) shifted right so that the
+            # significand's top bit (weight 2**exp) lands at bit exp + 16. |X| >= 2**W (exp >= W,
+            # the lane's widest integer) overflows every integer format of the lane.
+            wi = self.max_width
+            big = Cat(Const(0, 16), s["sig"])
             amount = Signal(8, name="fi_amount")
-            huge = s["exp"] >= 32
+            huge = s["exp"] >= wi
             low = s["exp"] < -64
-            m.d.comb += amount.eq(Mux(low, 127, Mux(huge, 0, 47 - s["exp"])))
+            m.d.comb += amount.eq(Mux(low, 127, Mux(huge, 0, wi - 1 - s["exp"])))
             shifted, lost = shr_sticky(m, big, amount, "fi")
-            s["fi_int"] = shifted[16:48]
+            s["fi_int"] = shifted[16 : 16 + wi]
             s["fi_window"] = shifted[:16]
             s["fi_lost"] = lost
             s["fi_huge"] = huge

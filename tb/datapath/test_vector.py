@@ -13,16 +13,22 @@ import pytest
 
 from tatami.config import preset
 from tatami.hw.common import hier
-from tatami.hw.datapath.vector import VectorUnit, vector_latency
+from tatami.hw.datapath.vector import VectorUnit, vector_latency, vector_passes
 from tatami.isa import VecFormat, VecOp
 from tatami.sim.cocotb_env import clock_and_reset, design_config, knob
 from tatami.sim.harness import Design
 from tatami.sim.numerics import RoundingMode
-from tb.datapath.vector_common import Codecs, Golden, compare, groups, make_ops, stream_ops
+from tb.datapath.vector_common import Codecs, Golden, compare, groups, make_ops, passes_of, stream_ops
 
 
 def all_pairs(cfg):
     return [p for g in groups(cfg).values() for p in g]
+
+
+def multi_pass_pairs(cfg):
+    """The operations that hold the unit's input for more than one cycle: float ``vredsum``
+    (through the FMA lanes) and conversions between 8-bit formats (two passes)."""
+    return [p for p in all_pairs(cfg) if vector_passes(cfg, *p) > 1]
 
 
 async def _start(dut):
@@ -46,11 +52,21 @@ async def random_ops(dut):
     await _start(dut)
     nrng, rng = _rng()
     n = knob("cases", 300)
-    for label, stall in (("back to back", 0.0), ("stalled", 0.3)):
-        ops = make_ops(cfg, nrng, all_pairs(cfg), n)
+    mixed = multi_pass_pairs(cfg) + groups(cfg)["elementwise"][:18]
+    for label, pairs, stall in (
+        ("back to back", all_pairs(cfg), 0.0),
+        ("stalled", all_pairs(cfg), 0.3),
+        ("multi-pass among float arithmetic, stalled", mixed, 0.2),
+    ):
+        ops = make_ops(cfg, nrng, pairs, n // 2 if pairs is mixed else n)
         expected = [golden(op) for op in ops]
         got, _ = await stream_ops(
-            dut, [codecs.pack(op) for op in ops], stall=stall, rng=rng, latency=vector_latency(cfg)
+            dut,
+            [codecs.pack(op) for op in ops],
+            passes=passes_of(cfg, ops),
+            stall=stall,
+            rng=rng,
+            latency=vector_latency(cfg),
         )
         compare(ops, expected, [codecs.unpack(w) for w in got], label)
 
@@ -67,7 +83,7 @@ async def sticky_flags_and_seed(dut):
     nrng, rng = _rng()
     ops = make_ops(cfg, nrng, groups(cfg)["elementwise"], 40)
     expected = [golden(op) for op in ops]
-    got, _ = await stream_ops(dut, [codecs.pack(op) for op in ops], rng=rng)
+    got, _ = await stream_ops(dut, [codecs.pack(op) for op in ops], passes=passes_of(cfg, ops), rng=rng)
     compare(ops, expected, [codecs.unpack(w) for w in got], "flags run")
     want = 0
     for _, f in expected:
@@ -88,7 +104,7 @@ async def sticky_flags_and_seed(dut):
     for op in sr:
         op["mode"] = int(RoundingMode.STOCHASTIC)
     expected = [golden(op) for op in sr]
-    got, _ = await stream_ops(dut, [codecs.pack(op) for op in sr], rng=rng)
+    got, _ = await stream_ops(dut, [codecs.pack(op) for op in sr], passes=passes_of(cfg, sr), rng=rng)
     compare(sr, expected, [codecs.unpack(w) for w in got], "after a seed load")
 
 
@@ -126,15 +142,22 @@ def _amaranth_run(cfg, ops):
 
     dut = VectorUnit(cfg)
     codecs = Codecs(cfg)
+    passes = passes_of(cfg, ops)
     got = []
 
     async def bench(ctx):
         ctx.set(dut.o.ready, 1)
-        for i in range(len(ops) + dut.latency + 1):
-            ctx.set(dut.i.valid, i < len(ops))
-            if i < len(ops):
-                ctx.set(dut.i.payload.as_value(), codecs.pack(ops[i]))
+        idx, held = 0, 0
+        for _ in range(sum(passes) + dut.latency + 1):
+            ctx.set(dut.i.valid, idx < len(ops))
+            if idx < len(ops):
+                ctx.set(dut.i.payload.as_value(), codecs.pack(ops[idx]))
+                assert ctx.get(dut.i.ready) == (held == passes[idx] - 1), f"operation {idx}, pass {held}"
             await ctx.tick()
+            if idx < len(ops):
+                held += 1
+                if held == passes[idx]:
+                    idx, held = idx + 1, 0
             if ctx.get(dut.o.valid):
                 got.append(codecs.unpack(ctx.get(dut.o.payload.as_value())))
 
@@ -153,6 +176,18 @@ def test_every_group_in_the_amaranth_simulator():
     compare(ops, [golden(op) for op in ops], _amaranth_run(cfg, ops), "tiny")
 
 
+def test_multi_pass_operations_in_the_amaranth_simulator():
+    """Float ``vredsum`` (levels fed back through the FMA lanes) and 8-bit conversions (two
+    passes) among single-pass float arithmetic that uses the same lanes."""
+    cfg = preset("tiny")
+    pairs = multi_pass_pairs(cfg)
+    assert {(VecOp.VREDSUM, VecFormat.FP32), (VecOp.VREDSUM, VecFormat.BF16)} <= set(pairs)
+    assert len(pairs) == 11  # + the 9 pairs of CF8E4, CF8E5 and INT8
+    ops = make_ops(cfg, np.random.default_rng(9), pairs + groups(cfg)["elementwise"][:18], 120)
+    golden = Golden(cfg)
+    compare(ops, [golden(op) for op in ops], _amaranth_run(cfg, ops), "tiny, multi-pass")
+
+
 def test_cfloat_compares_with_cf16_in_the_amaranth_simulator():
     """min/max/relu/compares/vredmax of CFloat8 (both layouts) and CFloat16 on a ``tiny`` variant
     with CFloat16, every bias."""
@@ -166,7 +201,7 @@ def test_cfloat_compares_with_cf16_in_the_amaranth_simulator():
 
 
 def test_latency_follows_the_config():
-    for name, lat in (("tiny", 7), ("fpga-2x2", 7), ("d1", 16)):
+    for name, lat in (("tiny", 2), ("fpga-2x2", 3), ("d1", 4)):
         assert vector_latency(preset(name)) == lat
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from tatami.hw.common.codec import Codec
-from tatami.hw.datapath.vector import vector_op_layout, vector_result_layout
+from tatami.hw.datapath.vector import vector_op_layout, vector_passes, vector_result_layout
 from tatami.isa import VecFormat, VecOp
 from tatami.sim.datapath.vector import VectorModel
 from tatami.sim.numerics import RoundingMode
@@ -199,19 +199,27 @@ def compare(ops, expected, got, label, limit=4):
 # -- cocotb driver ------------------------------------------------------------------------------------
 
 
-async def stream_ops(dut, words, *, stall=0.0, rng=None, latency=None):
-    """Send packed operations one per cycle (``o.ready`` low with probability ``stall``, which
-    stalls the whole unit) and return the packed results in order. With ``latency``, check that
-    each result leaves exactly ``latency`` advancing cycles after its operation. Returns
-    ``(results, cycles)``."""
+def passes_of(cfg, ops) -> list[int]:
+    """The cycles each operation holds the unit's input (:func:`vector_passes`)."""
+    return [vector_passes(cfg, op["op"], op["fmt"]) for op in ops]
+
+
+async def stream_ops(dut, words, *, passes=None, stall=0.0, rng=None, latency=None):
+    """Send packed operations back to back (``o.ready`` low with probability ``stall``, which
+    stalls the whole unit), each held for its ``passes`` advancing cycles (default 1), and return
+    the packed results in order. Checks that ``i.ready`` is high exactly in an operation's last
+    pass; with ``latency``, also that each result leaves exactly ``latency`` advancing cycles after
+    its last pass. Returns ``(results, cycles)``."""
     import random
 
-    from cocotb.triggers import FallingEdge
+    from cocotb.triggers import FallingEdge, ReadOnly
 
     rng = rng or random.Random()
     n = len(words)
+    passes = passes or [1] * n
     out, sent_at, adv = [], [], 0
-    idx, cycles, limit = 0, 0, int(n / (1 - min(stall, 0.9)) * 1.5) + 200
+    total = sum(passes)
+    idx, held, cycles, limit = 0, 0, 0, int(total / (1 - min(stall, 0.9)) * 1.5) + 200
     while len(out) < n:
         await FallingEdge(dut.clk)
         cycles += 1
@@ -229,9 +237,18 @@ async def stream_ops(dut, words, *, stall=0.0, rng=None, latency=None):
         if idx < n:
             dut.i__valid.value = 1
             dut.i__payload.value = words[idx]
+            await ReadOnly()
+            want = ready and held == passes[idx] - 1
+            if int(dut.i__ready.value) != want:
+                raise AssertionError(
+                    f"operation {idx}: i.ready {int(dut.i__ready.value)} in pass {held} of "
+                    f"{passes[idx]} (o.ready {ready})"
+                )
             if ready:
-                sent_at.append(adv)
-                idx += 1
+                held += 1
+                if held == passes[idx]:
+                    sent_at.append(adv)
+                    idx, held = idx + 1, 0
         else:
             dut.i__valid.value = 0
         adv += ready
