@@ -13,7 +13,9 @@ class Board:
     """A dev board: its amaranth-boards platform, device, clock, UART, and what it costs.
 
     ``synth_device`` / ``synth_package`` are the names :func:`tatami.fpga.synth.synthesize` takes;
-    ``programmer`` is openFPGALoader's ``-b`` board name.
+    ``programmer`` is openFPGALoader's ``-b`` board name. ``uart_pins`` (connector, number, RX pin,
+    TX pin) adds the host UART on a header, for a board whose platform has none (the host then
+    needs a 3.3 V USB-UART adapter).
     """
 
     name: str
@@ -27,10 +29,24 @@ class Board:
     programmer: str
     preset: str
     note: str = ""
+    uart_pins: tuple[str, int, str, str] | None = None
 
     def platform_class(self):
         module, cls = self.platform.split(":")
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)
+
+    def make_platform(self):
+        """The amaranth-boards platform, with the UART on a header if the board has none."""
+        platform = self.platform_class()()
+        if self.uart_pins is not None:
+            from amaranth.build import Attrs
+            from amaranth_boards.resources import UARTResource
+
+            conn, number, rx, tx = self.uart_pins
+            platform.add_resources(
+                [UARTResource(0, rx=rx, tx=tx, conn=(conn, number), attrs=Attrs(IO_TYPE="LVCMOS33"))]
+            )
+        return platform
 
 
 BOARDS = {
@@ -60,7 +76,7 @@ BOARDS = {
             "low (~100 USD)",
             "ulx3s",
             "fpga-2x2",
-            "a 2x2 mesh needs about 20k LUTs",
+            "the fpga-2x2 noc-tester (36k LUT4 on the 85F) would fill 83 % of it; not built",
         ),
         Board(
             "ecpix5-85",
@@ -86,7 +102,23 @@ BOARDS = {
             "low (~70 USD)",
             "icebreaker",
             "tiny",
-            "iCE40UP5K: too small for a router with 128-bit flits; elaboration smoke only",
+            "iCE40UP5K: the smallest mesh-bridge (1x1 tiny, FIFO router) synthesizes to 5390 LUT4s "
+            "and 863 carries, over its 5280 cells; elaboration smoke only",
+        ),
+        Board(
+            "orangecrab-85f",
+            "orangecrab_r0_2:OrangeCrabR0_2_85FPlatform",
+            "ecp5",
+            "85k",
+            "CSFBGA285",
+            48,
+            83640,
+            "low (~130 USD)",
+            "orangeCrab",
+            "fpga-2x2",
+            "no USB-UART on the board: a 3.3 V USB-UART adapter on Feather pins 0 (RX) and 1 (TX); "
+            "PLL from 48 MHz; loads over DFU",
+            uart_pins=("io", 0, "0", "1"),
         ),
     )
 }

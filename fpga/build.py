@@ -47,13 +47,20 @@ def uart_divisor(freq_mhz: float, baud: int) -> int:
     return divisor
 
 
+#: Steps of a board's build script that this flow leaves out: ``dfu-suffix`` marks an OrangeCrab
+#: bitstream for dfu-util; openFPGALoader loads the plain bitstream over DFU.
+SKIPPED_STEPS = {"DFU_SUFFIX"}
+
+
 def _commands(script: Path) -> list[list[str]]:
     """The tool invocations of Amaranth's generated build script, with the tools resolved."""
     env_to_tool = {v[0]: k for k, v in TOOLS.items()}
     out = []
     for line in script.read_text().splitlines():
         m = re.match(r'^"\$(\w+)"\s+(.*)$', line.strip())
-        if m:
+        if m and m.group(1) not in SKIPPED_STEPS:
+            if m.group(1) not in env_to_tool:
+                raise BuildError(f"{script}: unknown tool step ${m.group(1)}")
             out.append([find_tool(env_to_tool[m.group(1)]), *shlex.split(m.group(2))])
     return out
 
@@ -98,7 +105,7 @@ def build(
     steps = 4 if do_build else 1
     t0 = time.perf_counter()
     progress(f"[1/{steps}] elaborating {design_name} ({cfg.summary()}) for {b.name} at {freq:g} MHz")
-    platform = b.platform_class()()
+    platform = b.make_platform()
     with hier.flat():
         inner = d.build(cfg, divisor)
         plan = platform.build(BoardTop(inner, b, freq), name="tatami", do_build=False)

@@ -27,6 +27,25 @@ def test_smoke_build(name, tmp_path):
     assert "uart" in pins
 
 
+def test_orangecrab_uart_on_the_feather_header(tmp_path):
+    """The OrangeCrab has no USB-UART: the host UART goes on Feather pins 0 (RX, N17) and 1 (TX,
+    M18), and the build runs Yosys, nextpnr and ecppack (not the board's dfu-suffix step)."""
+    from tatami.fpga.build import _commands
+
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "noc.routing": "table"})
+    build("orangecrab-85f", cfg, out_dir=tmp_path, do_build=False, progress=lambda s: None)
+    lpf = (tmp_path / "tatami.lpf").read_text()
+    assert 'LOCATE COMP "uart_0__rx__io" SITE "N17"' in lpf
+    assert 'LOCATE COMP "uart_0__tx__io" SITE "M18"' in lpf
+    assert "EHXPLLL" in (tmp_path / "tatami.il").read_text()  # 100 MHz from the 48 MHz oscillator
+    steps = [c[0] for c in _commands(tmp_path / "build_tatami.sh")]
+    assert [s.rsplit("/", 1)[-1].removeprefix("yowasp-") for s in steps] == [
+        "yosys",
+        "nextpnr-ecp5",
+        "ecppack",
+    ]
+
+
 @pytest.mark.long
 def test_smoke_build_ulx3s_fpga_2x2(tmp_path):
     r = build("ulx3s-85f", preset("fpga-2x2"), out_dir=tmp_path, do_build=False, progress=lambda s: None)
