@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from tatami.config import TatamiConfig
+from tatami.hw.noc.tester import NODE_COPY
 
 from .boards import Board
 from .boards import board as get_board
@@ -46,6 +47,11 @@ def uart_divisor(freq_mhz: float, baud: int) -> int:
         raise BuildError(f"{baud} baud at {freq_mhz} MHz is {error:.1%} off; choose another --baud or --freq")
     return divisor
 
+
+#: Yosys command run after reading the design: the per-node copies of broadcast registers
+#: (``NocTester(node_copies=True)``) are kept apart (``opt_merge`` would merge flip-flops with the
+#: same inputs back into one, whose output then crosses the die again).
+KEEP_NODE_COPIES = f"setattr -set keep 1 w:*{NODE_COPY}* %ci1:+$dff[Q] t:$dff %i"
 
 #: Steps of a board's build script that this flow leaves out: ``dfu-suffix`` marks an OrangeCrab
 #: bitstream for dfu-util; openFPGALoader loads the plain bitstream over DFU.
@@ -108,7 +114,9 @@ def build(
     platform = b.make_platform()
     with hier.flat():
         inner = d.build(cfg, divisor)
-        plan = platform.build(BoardTop(inner, b, freq), name="tatami", do_build=False)
+        plan = platform.build(
+            BoardTop(inner, b, freq), name="tatami", do_build=False, script_after_read=KEEP_NODE_COPIES
+        )
     plan.extract(out)
     report["steps"]["elaborate_s"] = round(time.perf_counter() - t0, 1)
     if not do_build:

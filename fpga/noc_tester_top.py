@@ -55,8 +55,10 @@ class NocTesterTop(wiring.Component):
         m.submodules.bridge = bridge = HostBridge(
             self.cfg, self.divisor, packets=False, bus_read_latency=READ_LATENCY
         )
+        # Every node reads the run's settings, phase flags and cycle count from copies of its own
+        # (kept apart in synthesis by tatami.fpga.build.KEEP_NODE_COPIES).
         m.submodules.tester = tester = NocTester(
-            self.cfg, queue_depth=self.queue_depth, read_latency=READ_LATENCY - 1
+            self.cfg, queue_depth=self.queue_depth, read_latency=READ_LATENCY - 1, node_copies=True
         )
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
         bus = bridge.bus

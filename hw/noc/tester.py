@@ -54,7 +54,10 @@ from .tester_regs import (
 )
 from .traffic import TrafficGenerator, node_seed
 
-__all__ = ["NocTester", "clear_cycles"]
+__all__ = ["NODE_COPY", "NocTester", "clear_cycles"]
+
+#: Marks the names of the per-node copies of broadcast registers (``NocTester(node_copies=True)``).
+NODE_COPY = "_nodecopy"
 
 _GEN_COUNTERS = {
     Counter.CREATED: "created",
@@ -109,6 +112,13 @@ class NocTester(wiring.Component):
         globals and each node, then the final choice) or 3 (``addr`` registered first too; for an
         FPGA top where the address comes from far away). Reads have no side effects, so only
         when the value is sampled changes.
+    node_copies : bool
+        Give every node its own copy of each register the tester broadcasts to the nodes (the
+        run's settings, the phase flags, the cycle counter), written in the same cycle with the
+        same value as the original, so each node reads them from a flip-flop placed next to it
+        rather than one flip-flop across the die. Behaviour is identical; the copies are named
+        ``*{NODE_COPY}<node>`` so that a synthesis flow can keep Yosys from merging them back
+        (:data:`NODE_COPY`; ``tatami fpga build`` does).
 
     Attributes
     ----------
@@ -122,12 +132,15 @@ class NocTester(wiring.Component):
         STATUS.DONE, for a testbench to wait on without polling the bus.
     """
 
-    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64, read_latency: int = 1):
+    def __init__(
+        self, cfg: TatamiConfig, *, queue_depth: int = 64, read_latency: int = 1, node_copies: bool = False
+    ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
         check_geometry(cfg.mesh.width, cfg.mesh.height)
         self.mesh = Mesh(cfg)  # validates the config for the network
         self.cfg, self.queue_depth, self.read_latency = cfg, queue_depth, read_latency
+        self.node_copies = bool(node_copies)
         if not isinstance(queue_depth, int) or queue_depth < 2:
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
         if read_latency not in (1, 2, 3):
@@ -152,12 +165,34 @@ class NocTester(wiring.Component):
         m.submodules.mesh = mesh = self.mesh
 
         # ----- control registers ---------------------------------------------------------------
-        rate = Signal(17)
-        pattern = Signal(Pattern)
-        packet_flits = Signal(range(noc.max_packet_flits + 1), init=1)
-        classes = Signal(Classes, init=Classes.BOTH)
-        hotspot = Signal(range(nodes))
-        seed = Signal(32, init=1)
+        # A register broadcast to every node may have per-node copies (node_copies): ``each``
+        # gives the statements that write it and its copies alike, ``at`` a node's copy.
+        live_nodes = [node_index(x, y, w) for x, y in mesh_cfg.live_nodes()]
+        copies = {}
+
+        def broadcast(name, shape, init=0):
+            master = Signal(shape, init=init, name=name)
+            if self.node_copies:
+                copies[id(master)] = {
+                    k: Signal(shape, init=init, name=f"{name}{NODE_COPY}{k}") for k in live_nodes
+                }
+            return master
+
+        def each(master, statements):
+            out = list(statements(master))
+            for copy in copies.get(id(master), {}).values():
+                out += statements(copy)
+            return out
+
+        def at(master, k):
+            return copies.get(id(master), {}).get(k, master)
+
+        rate = broadcast("rate", 17)
+        pattern = broadcast("pattern", Pattern)
+        packet_flits = broadcast("packet_flits", range(noc.max_packet_flits + 1), init=1)
+        classes = broadcast("classes", Classes, init=Classes.BOTH)
+        hotspot = broadcast("hotspot", range(nodes))
+        seed = broadcast("seed", 32, init=1)
         warmup = Signal(32, init=1000)
         measure = Signal(32, init=1000)
         drain_limit = Signal(32, init=100_000)
@@ -169,12 +204,13 @@ class NocTester(wiring.Component):
         fault_arm = Signal()
         xy = data.StructLayout({"x": 6, "y": 6})
         live_init = mesh_cfg.live_nodes()
-        live_list = Signal(
+        live_list = broadcast(
+            "live_list",
             data.ArrayLayout(xy, nodes),
             init=[{"x": x, "y": y} for x, y in live_init] + [{"x": 0, "y": 0}] * (nodes - len(live_init)),
         )
-        live_count = Signal(range(nodes + 1), init=len(live_init))
-        live_mask = Signal(nodes, init=sum(1 << node_index(x, y, w) for x, y in live_init))
+        live_count = broadcast("live_count", range(nodes + 1), init=len(live_init))
+        live_mask = broadcast("live_mask", nodes, init=sum(1 << node_index(x, y, w) for x, y in live_init))
 
         phase = Signal(Phase)
         timer = Signal(32)
@@ -201,7 +237,7 @@ class NocTester(wiring.Component):
         with m.If(self.we), m.Switch(self.addr):
             for reg, sig in writable.items():
                 with m.Case(reg):
-                    m.d.sync += sig.eq(self.wdata)
+                    m.d.sync += each(sig, lambda s: [s.eq(self.wdata)])
             with m.Case(Reg.CTRL):
                 m.d.comb += [start.eq(self.wdata[0]), stop.eq(self.wdata[1])]
                 m.d.sync += use_table.eq(self.wdata[2])
@@ -212,14 +248,14 @@ class NocTester(wiring.Component):
             with m.Case(Reg.LIVE_ENTRY):
                 for i in range(nodes):
                     with m.If(self.wdata[:12] == i):
-                        m.d.sync += [
-                            live_list[i].x.eq(self.wdata[12:18]),
-                            live_list[i].y.eq(self.wdata[18:24]),
-                        ]
+                        m.d.sync += each(
+                            live_list,
+                            lambda s, i=i: [s[i].x.eq(self.wdata[12:18]), s[i].y.eq(self.wdata[18:24])],
+                        )
             with m.Case(Reg.NODE_ALIVE):
                 for i in range(nodes):
                     with m.If(self.wdata[:12] == i):
-                        m.d.sync += live_mask[i].eq(self.wdata[12])
+                        m.d.sync += each(live_mask, lambda s, i=i: [s[i].eq(self.wdata[12])])
         if table_mode:
             m.d.comb += [
                 mesh.use_table.eq(use_table),
@@ -232,24 +268,32 @@ class NocTester(wiring.Component):
         # ----- generators and checkers -------------------------------------------------------------
         # The phase decoded into registers, set together with the phase (``goto``): what every
         # generator and checker follows comes straight from a flip-flop.
-        clearing = Signal()  # phase == CLEAR
-        creating = Signal()  # phase in (WARMUP, MEASURE, DRAIN)
-        marking = Signal()  # phase == MEASURE
+        clearing = broadcast("clearing", 1)  # phase == CLEAR
+        creating = broadcast("creating", 1)  # phase in (WARMUP, MEASURE, DRAIN)
+        marking = broadcast("marking", 1)  # phase == MEASURE
 
         def goto(p):
             creates = p in (Phase.WARMUP, Phase.MEASURE, Phase.DRAIN)
-            m.d.sync += [
-                phase.eq(p),
-                clearing.eq(p == Phase.CLEAR),
-                creating.eq(creates),
-                marking.eq(p == Phase.MEASURE),
-            ]
+            m.d.sync += phase.eq(p)
+            m.d.sync += each(clearing, lambda s: [s.eq(p == Phase.CLEAR)])
+            m.d.sync += each(creating, lambda s: [s.eq(creates)])
+            m.d.sync += each(marking, lambda s: [s.eq(p == Phase.MEASURE)])
 
         # The checkers' clock runs one cycle behind the generators': a generator's flit goes on the
         # link from a register a cycle after its decision (hw/noc/traffic.py), so latencies (now -
         # stamp at the tail's ejection) count creation to ejection without that register.
-        cycle_chk = Signal(32)
-        m.d.sync += cycle_chk.eq(cycle[:32])
+        # With node_copies each node counts its own ``now`` (the low half of ``cycle``, restarted
+        # with it: see the phases) and delays it for its checker.
+        if self.node_copies:
+            now = {k: Signal(32, name=f"now{NODE_COPY}{k}") for k in live_nodes}
+            chk_now = {k: Signal(32, name=f"cycle_chk{NODE_COPY}{k}") for k in live_nodes}
+            for k in live_nodes:
+                m.d.sync += [now[k].eq(now[k] + 1), chk_now[k].eq(now[k])]
+        else:
+            cycle_chk = Signal(32)
+            m.d.sync += cycle_chk.eq(cycle[:32])
+            now = dict.fromkeys(live_nodes, cycle[:32])
+            chk_now = dict.fromkeys(live_nodes, cycle_chk)
         gens, chks = {}, {}
         dist_index = Signal(range(w + h - 1))
         for x, y in mesh_cfg.live_nodes():
@@ -264,30 +308,30 @@ class NocTester(wiring.Component):
             m.d.comb += [
                 g.x.eq(x),
                 g.y.eq(y),
-                g.now.eq(cycle[:32]),
-                g.seed.eq(Cat(seed, seed) ^ (node_seed(0, k))),
+                g.now.eq(now[k]),
+                g.seed.eq(Cat(at(seed, k), at(seed, k)) ^ (node_seed(0, k))),
                 g.load.eq(start),
-                g.clear.eq(clearing),
-                g.create.eq(creating),
-                g.mark.eq(marking),
-                g.threshold.eq(rate),
-                g.pattern.eq(pattern),
-                g.packet_flits.eq(packet_flits),
-                g.classes.eq(classes),
-                g.hotspot_x.eq(hotspot % w),
-                g.hotspot_y.eq(hotspot // w),
+                g.clear.eq(at(clearing, k)),
+                g.create.eq(at(creating, k)),
+                g.mark.eq(at(marking, k)),
+                g.threshold.eq(at(rate, k)),
+                g.pattern.eq(at(pattern, k)),
+                g.packet_flits.eq(at(packet_flits, k)),
+                g.classes.eq(at(classes, k)),
+                g.hotspot_x.eq(at(hotspot, k) % w),
+                g.hotspot_y.eq(at(hotspot, k) // w),
                 g.fault.eq(self.wdata[12:15]),
                 g.fault_arm.eq(fault_arm & (self.wdata[:12] == k)),
-                g.enable.eq(live_mask[k]),
-                g.live_count.eq(live_count),
-                g.live_list.eq(live_list),
-                g.live_mask.eq(live_mask),
+                g.enable.eq(at(live_mask, k)[k]),
+                g.live_count.eq(at(live_count, k)),
+                g.live_list.eq(at(live_list, k)),
+                g.live_mask.eq(at(live_mask, k)),
                 c.x.eq(x),
                 c.y.eq(y),
-                c.now.eq(cycle_chk),
-                c.clear.eq(clearing),
-                c.window.eq(marking),
-                c.packet_flits.eq(packet_flits),
+                c.now.eq(chk_now[k]),
+                c.clear.eq(at(clearing, k)),
+                c.window.eq(at(marking, k)),
+                c.packet_flits.eq(at(packet_flits, k)),
                 c.dist_addr.eq(dist_index),
             ]
 
@@ -380,6 +424,8 @@ class NocTester(wiring.Component):
             with m.Case(Phase.IDLE), m.If(start):
                 goto(Phase.CLEAR)
                 m.d.sync += [timer.eq(0), cycle.eq(0), status.eq(0)]
+                if self.node_copies:
+                    m.d.sync += [now[k].eq(0) for k in live_nodes]
                 m.d.sync += [drain_cycles.eq(0), flush_cycles.eq(0), max_stall.eq(0)]
             with m.Case(Phase.CLEAR):
                 m.d.sync += timer.eq(timer + 1)
