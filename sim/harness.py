@@ -111,6 +111,11 @@ class Design:
     (Verilator: ``--public-flat-rw``, which cocotb's runner always passes). ``False`` leaves only the
     top-level ports visible, which makes Verilator's C++ two to three times smaller and large designs
     build that much faster; Icarus sees everything either way.
+
+    ``hier_blocks`` (ports-only builds): name prefixes of shared modules (``tatami_router_``) that
+    Verilator verilates and compiles once, as hierarchical blocks (``--hierarchical``), however
+    many times they are instantiated. Without it Verilator orders a large module's logic per
+    instance and writes C++ per instance: a 64-router mesh compiled 64 copies of the router.
     """
 
     name: str
@@ -118,6 +123,14 @@ class Design:
     config: TatamiConfig | None = None
     params: dict = field(default_factory=dict)
     internals: bool = True
+    hier_blocks: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.hier_blocks and self.internals:
+            raise ValueError(
+                f"design {self.name}: hier_blocks need a ports-only build (internals=False); "
+                "a hierarchical block's insides are not visible to the testbench"
+            )
 
     def digest(self) -> str:
         ident = json.dumps(
@@ -299,6 +312,11 @@ def run_cocotb(
     gen = generate(design)
     vtext = gen.verilog.read_bytes()
     vlt_text = f'`verilator_config\npublic_flat_rw -module "{gen.top}" -var "*"\n'
+    hier_blocks = []
+    if sim == "verilator" and design.hier_blocks:
+        modules = re.findall(rb"^module\s+([A-Za-z_][\w$]*)\s*\(", vtext, re.M)
+        hier_blocks = sorted({m.decode() for m in modules if m.decode().startswith(design.hier_blocks)})
+        vlt_text += "".join(f'hier_block -module "{m}"\n' for m in hier_blocks)
     # (A ports-only build adds its config file to the key; a full-visibility one keeps the old key.)
     build_key = hashlib.sha256(vtext + f"{sim}{waves}{'' if design.internals else vlt_text}".encode())
     build_key = build_key.hexdigest()[:12]
@@ -336,6 +354,8 @@ def run_cocotb(
                         vlt = bdir / "ports_only.vlt"
                         vlt.write_text(vlt_text)
                         build_args += ["--no-public-flat-rw", str(vlt)]
+                        if hier_blocks:
+                            build_args.append("--hierarchical")
                     if waves:
                         # Verilator's FST writer compresses with lz4 and zlib (Debian: liblz4-dev,
                         # zlib1g-dev; scripts/setup.sh installs them).

@@ -408,8 +408,20 @@ def tester_design(cfg: TatamiConfig):
     from tatami.sim.harness import Design
 
     m = cfg.mesh
-    # The benches use the register bus only: a ports-only Verilator build is a fraction of the size.
-    return Design(f"noc_tester_{m.width}x{m.height}", lambda: NocTester(cfg), cfg, {}, internals=False)
+    # The benches use the register bus only: a ports-only Verilator build is a fraction of the size,
+    # and the router, generator and checker are each verilated and compiled once, not per node.
+    return Design(
+        f"noc_tester_{m.width}x{m.height}",
+        lambda: NocTester(cfg),
+        cfg,
+        {},
+        internals=False,
+        hier_blocks=HIER_BLOCKS,
+    )
+
+
+#: The tester's shared modules that Verilator builds once each (``Design.hier_blocks``).
+HIER_BLOCKS = ("tatami_router_", "tatami_traffic_generator_", "tatami_traffic_checker_")
 
 
 def run_sweep(cfg: TatamiConfig, plan: SweepPlan, *, sim: str = "verilator", log=print) -> SweepResult:

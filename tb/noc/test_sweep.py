@@ -41,6 +41,18 @@ from tatami.sim.noc.sweep import (
 REPO = Path(__file__).resolve().parents[2]
 
 
+def test_tester_builds_its_shared_modules_once():
+    """The tester's Verilator build verilates the router, generator and checker once each
+    (hierarchical blocks), which needs a ports-only build."""
+    from tatami.sim.harness import Design
+    from tatami.sim.noc.sweep import HIER_BLOCKS, tester_design
+
+    design = tester_design(sweep_config(2, 2))
+    assert not design.internals and design.hier_blocks == HIER_BLOCKS
+    with pytest.raises(ValueError, match="ports-only"):
+        Design("mesh", lambda: None, hier_blocks=("tatami_router_",))
+
+
 def test_fit_line_recovers_a_plus_b_d():
     means = {d: 2 + 2 * d for d in range(7)}
     a, b = fit_line(means, dict.fromkeys(means, 5))
