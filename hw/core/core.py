@@ -27,9 +27,8 @@ Thread states (per thread): ``IDLE`` (needs a fetch), ``FETCH`` (fetch outstandi
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import enum, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -38,7 +37,7 @@ from tatami.config import TatamiConfig
 from tatami.hw.common.select import select
 
 from .alu import ALU
-from .branch import BranchUnit
+from .branch import PARTIAL_BITS, BranchUnit
 from .bus import (
     THREAD_BITS,
     CustomSignature,
@@ -70,6 +69,35 @@ class _Outcome(enum.Enum, shape=2):
     DONE = 0  # retired (or trapped): pc moves on
     WAIT = 1  # long operation sent; the thread waits for its result
     RETRY = 2  # long operation could not be sent; issue again later
+
+
+class _TagQueue(Elaboratable):
+    """Thread tags of a bus's outstanding requests, in order: written (``w_en``, ``w_data``)
+    when a request is accepted, popped (``r_en``) when its response arrives, ``r_data`` being the
+    oldest. A shift register whose head is a flip-flop, so a response's tag needs no memory read
+    (it sits on the issue stage's path). Never more than ``depth`` entries (one request per
+    thread), never popped empty (one response per request)."""
+
+    def __init__(self, width: int, depth: int):
+        self.width, self.depth = width, depth
+        self.w_en, self.w_data = Signal(), Signal(width)
+        self.r_en, self.r_data = Signal(), Signal(width)
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.depth
+        entry = [Signal(self.width, name=f"entry{i}") for i in range(d)]
+        count = Signal(range(d + 1))
+        m.d.comb += self.r_data.eq(entry[0])
+        # where a write lands: after the pop, if there is one
+        slot = Mux(self.r_en, count - 1, count)
+        for i in range(d):
+            with m.If(self.w_en & (slot == i)):
+                m.d.sync += entry[i].eq(self.w_data)
+            with m.Elif(self.r_en):
+                m.d.sync += entry[i].eq(entry[i + 1] if i + 1 < d else 0)
+        m.d.sync += count.eq(count + self.w_en - self.r_en)
+        return m
 
 
 class Core(wiring.Component):
@@ -133,7 +161,14 @@ class Core(wiring.Component):
         )
 
     def _in_sram(self, addr):
-        return (addr - self.base)[0:32] < self.size
+        """Whether byte address ``addr`` is in the SRAM. With a power-of-two size and a base
+        aligned to it (every preset but ``d1``) this is a comparison of the upper address bits with
+        a constant: no carry chain on the execute path's trap conditions."""
+        size, base = self.size, self.base
+        if size & (size - 1) == 0 and base % size == 0:
+            k = size.bit_length() - 1
+            return addr[k:32] == base >> k
+        return (addr - base)[0:32] < size
 
     def elaborate(self, platform):
         m = Module()
@@ -151,6 +186,10 @@ class Core(wiring.Component):
         ibuf, ifault = regs("ibuf", 32), regs("ifault", 1)
         rbuf, rvalid, rerr, rwb = regs("rbuf", 32), regs("rvalid", 1), regs("rerr", 1), regs("rwb", 1)
         drop, pstart, ppc = regs("drop", 1), regs("pstart", 1), regs("ppc", 32)
+        # thread.start / thread.stop requests registered out of X (see "thread control" below);
+        # a thread with a stop pending is treated as stopped already (``live``)
+        t_start, t_stop, t_pc = Signal(n), Signal(n), Signal(32)
+        live = [run[t] & ~t_stop[t] for t in range(n)]
         m.d.comb += self.running.eq(Cat(*run))
 
         m.submodules.decoder = dec = Decoder()
@@ -160,8 +199,8 @@ class Core(wiring.Component):
         m.submodules.mul = mul = Multiplier()
         m.submodules.div = div = Divider()
         m.submodules.csr = csr = CsrFile(self.cfg)
-        m.submodules.ftags = ftags = SyncFIFO(width=THREAD_BITS, depth=n)
-        m.submodules.dtags = dtags = SyncFIFO(width=THREAD_BITS, depth=n)
+        m.submodules.ftags = ftags = _TagQueue(THREAD_BITS, n)
+        m.submodules.dtags = dtags = _TagQueue(THREAD_BITS, n)
         from tatami.hw.common.arbiter import RoundRobinArbiter
 
         m.submodules.fetch_arb = fetch_arb = RoundRobinArbiter(n)
@@ -194,14 +233,16 @@ class Core(wiring.Component):
         # ---------------------------------------------------------------- I: issue
         issue_req = []
         for t in range(n):
-            from_buf = (st[t] == ThreadState.READY) & (run[t] | rvalid[t])
-            from_resp = resp_live & (resp_tid == t) & run[t]
+            from_buf = (st[t] == ThreadState.READY) & (live[t] | rvalid[t])
+            from_resp = resp_live & (resp_tid == t) & live[t]
             issue_req.append(from_buf | from_resp)
         # after reset the register file is cleared, one register per cycle, before any issue
         clearing = Signal(range(32 * n + 1), init=0)
-        cleared = clearing == 32 * n
+        cleared = Signal()  # (a register: it gates every issue request)
         with m.If(~cleared):
             m.d.sync += clearing.eq(clearing + 1)
+            with m.If(clearing == 32 * n - 1):
+                m.d.sync += cleared.eq(1)
         m.d.comb += [
             issue_arb.requests.eq(Mux(cleared, Cat(*issue_req), 0)),
             issue_arb.advance.eq(1),
@@ -235,6 +276,19 @@ class Core(wiring.Component):
         x_valid, x_tid, x_pc, x_insn = Signal(), Signal(THREAD_BITS), Signal(32), Signal(32)
         x_fault, x_phase2, x_rbuf, x_rerr, x_rwb = Signal(), Signal(), Signal(32), Signal(), Signal()
         x_a, x_b = Signal(32), Signal(32)
+        # Computed in R from the register file's output and registered, to keep carry chains
+        # off X's trap conditions: the branch comparison of the operands' halves (finished in X
+        # in two levels of logic) and the effective address x[rs1] + imm (I-type immediate,
+        # S-type for stores: loads, stores and jalr use it).
+        r_store = r_insn[0:7] == 0b0100011
+        r_imm = Mux(
+            r_store,
+            Cat(r_insn[7:12], r_insn[25:32]).as_signed(),
+            r_insn[20:32].as_signed(),
+        )
+        m.d.comb += [bru.a.eq(rp1.data), bru.b.eq(rp2.data)]
+        x_cmp, x_eff = Signal(PARTIAL_BITS), Signal(32)
+        m.d.sync += [x_cmp.eq(bru.partial), x_eff.eq(rp1.data + r_imm)]
         m.d.sync += [
             x_valid.eq(r_valid),
             x_tid.eq(r_tid),
@@ -258,22 +312,23 @@ class Core(wiring.Component):
             alu.alt.eq(dec.alu_alt),
             alu.a.eq(a),
             alu.b.eq(Mux(dec.alu_imm, imm, b)),
-            bru.op.eq(dec.funct3),
-            bru.a.eq(a),
-            bru.b.eq(b),
         ]
-        eff_addr = Signal(32)
-        m.d.comb += eff_addr.eq(a + imm)
+        eff_addr = x_eff
         m.d.comb += [
             lsu.funct3.eq(dec.funct3),
             lsu.addr.eq(eff_addr),
             lsu.store_data.eq(b),
             lsu.rdata.eq(x_rbuf),
         ]
+        # (pcs are always 4-byte aligned: saying so lets synthesis drop the low adder bits)
+        pcx = Cat(Const(0, 2), x_pc[2:32])
         pc4 = Signal(32)
-        m.d.comb += pc4.eq(x_pc + 4)
+        m.d.comb += pc4.eq(pcx + 4)
         target = Signal(32)
-        m.d.comb += target.eq(Mux(dec.jalr, Cat(Const(0, 1), eff_addr[1:32]), x_pc + imm))
+        m.d.comb += target.eq(Mux(dec.jalr, Cat(Const(0, 1), eff_addr[1:32]), pcx + imm))
+        # target bits 1..0 without the adder: imm's for jal and branches, the address's for jalr
+        target_lo = Mux(dec.jalr, Cat(Const(0, 1), eff_addr[1]), imm[0:2])
+        m.d.comb += [bru.op.eq(dec.funct3), bru.partial_in.eq(x_cmp)]
         taken = dec.jal | dec.jalr | (dec.branch & bru.taken)
 
         # CSR access
@@ -322,7 +377,7 @@ class Core(wiring.Component):
             m.d.comb += [trap.eq(1), cause.eq(11)]
         with m.Elif(dec.ebreak):
             m.d.comb += [trap.eq(1), cause.eq(3), tval.eq(x_pc)]
-        with m.Elif(taken & (target[0:2] != 0)):
+        with m.Elif(taken & (target_lo != 0)):
             m.d.comb += [trap.eq(1), cause.eq(0), tval.eq(target)]
         with m.Elif((dec.load | dec.store) & lsu.misaligned):
             m.d.comb += [trap.eq(1), cause.eq(Mux(dec.load, 4, 6)), tval.eq(eff_addr)]
@@ -402,7 +457,7 @@ class Core(wiring.Component):
         with m.If(dec.lui):
             m.d.comb += [rd_value.eq(imm), rd_we.eq(1)]
         with m.Elif(dec.auipc):
-            m.d.comb += [rd_value.eq(x_pc + imm), rd_we.eq(1)]
+            m.d.comb += [rd_value.eq(pcx + imm), rd_we.eq(1)]
         with m.Elif(dec.jal | dec.jalr):
             m.d.comb += [rd_value.eq(pc4), rd_we.eq(1)]
         with m.Elif(dec.alu):
@@ -443,15 +498,24 @@ class Core(wiring.Component):
         with m.Else():
             m.d.comb += next_pc.eq(pc4)
 
-        # thread control: host and thread.start / thread.stop
-        x_start = ok & dec.thread_start
-        x_stop = ok & dec.thread_stop
+        # thread control: host and thread.start / thread.stop. A thread.start/thread.stop leaving
+        # X is registered and acts in the next cycle, which takes the instruction's "retires"
+        # signal off the thread-control enables (the core's critical path before). In that cycle
+        # the stopped thread is already kept from issuing and fetching (``live``), so it
+        # behaves as if the stop had acted at once; a start only ever waits for a quiet thread.
+        # (a thread index of n or more is an illegal instruction, so ``ok`` implies a < n)
+        which = Cat(*[a[0:tbits] == t for t in range(n)]) if tbits else Const(1, 1)
+        m.d.sync += [
+            t_start.eq(Mux(ok & dec.thread_start, which, 0)),
+            t_stop.eq(Mux(ok & dec.thread_stop, which, 0)),
+        ]
+        with m.If(ok & dec.thread_start):
+            m.d.sync += t_pc.eq(b)
         start_req, stop_req, start_pc = [], [], []
         for t in range(n):
-            mine = a == t
-            start_req.append(self.start[t] | (x_start & mine))
-            stop_req.append(self.stop[t] | (x_stop & mine))
-            start_pc.append(Mux(x_start & mine, b, self.start_pc))
+            start_req.append(self.start[t] | t_start[t])
+            stop_req.append(self.stop[t] | t_stop[t])
+            start_pc.append(Mux(t_start[t], t_pc, self.start_pc))
 
         def bit(vector, index):
             return vector.bit_select(index[0:tbits], 1) if n > 1 else vector[0]
@@ -462,7 +526,7 @@ class Core(wiring.Component):
         # X becomes idle with its next pc, so execute and the next fetch never share a cycle
         for t in range(n):
             m.d.comb += fetch_arb.requests[t].eq(
-                (st[t] == ThreadState.IDLE) & run[t] & ~pstart[t] & self._in_sram(pc[t])
+                (st[t] == ThreadState.IDLE) & live[t] & ~pstart[t] & self._in_sram(pc[t])
             )
         idle_fetch = f_free & fetch_arb.valid
         m.d.comb += fetch_arb.advance.eq(idle_fetch)
@@ -483,9 +547,11 @@ class Core(wiring.Component):
             me_x = x_valid & (x_tid == t)
             me_resp = iresp.valid & (resp_tid == t)
             me_issue = issue_valid & (issue_tid == t)
+            # (a thread with a start pending is stopped, so in READY without a result it does not
+            # issue: the issue grant is not needed here, which keeps it off this path)
             quiet = (
                 (st[t] == ThreadState.IDLE)
-                | ((st[t] == ThreadState.READY) & ~rvalid[t] & ~me_issue)
+                | ((st[t] == ThreadState.READY) & ~rvalid[t])
                 | (st[t] == ThreadState.SLEEP)
                 | ((st[t] == ThreadState.FETCH) & ~me_resp)
             )
@@ -503,7 +569,7 @@ class Core(wiring.Component):
 
             with m.Switch(st[t]):
                 with m.Case(ThreadState.IDLE):
-                    with m.If(~apply & run[t] & ~pstart[t] & ~self._in_sram(pc[t])):
+                    with m.If(~apply & live[t] & ~pstart[t] & ~self._in_sram(pc[t])):
                         m.d.sync += [st[t].eq(ThreadState.READY), ifault[t].eq(1)]
                     with m.Elif(idle_fetch & (fetch_arb.grant_index == t)):
                         m.d.sync += st[t].eq(ThreadState.FETCH)
@@ -556,20 +622,20 @@ class Core(wiring.Component):
 
         # ---------------------------------------------------------------- retire trace
         rt = self.retire.payload
+        # (loaded every cycle, valid or not: no enable fanning out from ``done``)
         m.d.sync += self.retire.valid.eq(done)
-        with m.If(done):
-            m.d.sync += [
-                rt.thread.eq(x_tid),
-                rt.pc.eq(x_pc),
-                rt.insn.eq(Mux(irq | x_fault, 0, x_insn)),
-                rt.rd.eq(Mux(write_rd, dec.rd, 0)),
-                rt.rd_value.eq(Mux(write_rd, rd_value, 0)),
-                rt.trap.eq(trap),
-                rt.cause.eq(Mux(trap, cause, 0)),
-                rt.tval.eq(Mux(trap, tval, 0)),
-                rt.mem_we.eq(ok & dec.store),
-                rt.mem_addr.eq(Mux(ok & dec.store, lsu.word_addr, 0)),
-                rt.mem_wdata.eq(Mux(ok & dec.store, lsu.wdata, 0)),
-                rt.mem_mask.eq(Mux(ok & dec.store, lsu.mask, 0)),
-            ]
+        m.d.sync += [
+            rt.thread.eq(x_tid),
+            rt.pc.eq(x_pc),
+            rt.insn.eq(Mux(irq | x_fault, 0, x_insn)),
+            rt.rd.eq(Mux(write_rd, dec.rd, 0)),
+            rt.rd_value.eq(Mux(write_rd, rd_value, 0)),
+            rt.trap.eq(trap),
+            rt.cause.eq(Mux(trap, cause, 0)),
+            rt.tval.eq(Mux(trap, tval, 0)),
+            rt.mem_we.eq(ok & dec.store),
+            rt.mem_addr.eq(Mux(ok & dec.store, lsu.word_addr, 0)),
+            rt.mem_wdata.eq(Mux(ok & dec.store, lsu.wdata, 0)),
+            rt.mem_mask.eq(Mux(ok & dec.store, lsu.mask, 0)),
+        ]
         return m

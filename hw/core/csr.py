@@ -54,7 +54,9 @@ class CsrFile(wiring.Component):
     x_illegal : Out(1)
         ``x_addr`` is not implemented, or written while read-only.
     x_commit : In(1)
-        Write ``x_wdata`` to ``x_addr`` at the clock edge (the instruction completes).
+        Write ``x_wdata`` to ``x_addr`` (the instruction completes). This and the other updates
+        below (``x_retire``, ``x_trap``, ``x_mret``) are registered and take effect one cycle
+        later, off the execute stage's critical path.
     x_wdata : In(32)
     x_retire : In(1)
         The instruction retires: ``minstret`` += 1 (unless this instruction writes it).
@@ -134,7 +136,10 @@ class CsrFile(wiring.Component):
         c_mcycle, c_minstret = cur(mcycle), cur(minstret)
         c_mie_reg, c_mip = cur(mie), select(sel, mip)
         hartid = Signal(32)
-        m.d.comb += hartid.eq(self.node * n + tid)
+        if n & (n - 1) == 0:  # node * n + thread without an adder
+            m.d.comb += hartid.eq(Cat(tid[0 : n.bit_length() - 1], self.node))
+        else:
+            m.d.comb += hartid.eq(self.node * n + tid)
 
         def spread(bits3):  # (MSI, MTI, MEI) -> bits 3, 7, 11
             return Cat(Const(0, 3), bits3[0], Const(0, 3), bits3[1], Const(0, 3), bits3[2])
@@ -199,27 +204,45 @@ class CsrFile(wiring.Component):
             m.d.comb += self.x_irq_cause.eq((1 << 31) | 7)
         m.d.comb += self.wake.eq(Cat(*[(mie[i] & mip[i]).any() for i in range(n)]))
 
-        # updates
-        w = self.x_wdata
+        # updates, one cycle after execute: the instruction's write, retire, trap and mret
+        # are registered first, which keeps the execute stage's trap decision off the CSRs'
+        # enables. A thread's next instruction reaches execute four or more cycles later, so it
+        # always sees the update; reads of timing counters may see one cycle less.
+        u_tid = Signal(THREAD_BITS)
+        u_addr, w = Signal(12), Signal(32)
+        u_commit, u_retire, u_trap, u_mret = Signal(), Signal(), Signal(), Signal()
+        u_pc, u_cause, u_tval = Signal(30), Signal(32), Signal(32)
+        m.d.sync += [
+            u_tid.eq(tid),
+            u_addr.eq(addr),
+            w.eq(self.x_wdata),
+            u_commit.eq(self.x_commit),
+            u_retire.eq(self.x_retire),
+            u_trap.eq(self.x_trap),
+            u_mret.eq(self.x_mret),
+            u_pc.eq(self.x_pc[2:32]),
+            u_cause.eq(self.x_cause),
+            u_tval.eq(self.x_tval),
+        ]
         for i in range(n):
-            me = tid == i
-            commit = me & self.x_commit
-            wrote_cycle_lo = commit & (addr == Csr.MCYCLE)
-            wrote_cycle_hi = commit & (addr == Csr.MCYCLEH)
-            wrote_instret = commit & ((addr == Csr.MINSTRET) | (addr == Csr.MINSTRETH))
+            me = u_tid == i
+            commit = me & u_commit
+            wrote_cycle_lo = commit & (u_addr == Csr.MCYCLE)
+            wrote_cycle_hi = commit & (u_addr == Csr.MCYCLEH)
+            wrote_instret = commit & ((u_addr == Csr.MINSTRET) | (u_addr == Csr.MINSTRETH))
             with m.If(wrote_cycle_lo):
                 m.d.sync += mcycle[i][0:32].eq(w)
             with m.Elif(wrote_cycle_hi):
                 m.d.sync += mcycle[i][32:64].eq(w)
             with m.Else():
                 m.d.sync += mcycle[i].eq(mcycle[i] + 1)
-            with m.If(commit & (addr == Csr.MINSTRET)):
+            with m.If(commit & (u_addr == Csr.MINSTRET)):
                 m.d.sync += minstret[i][0:32].eq(w)
-            with m.Elif(commit & (addr == Csr.MINSTRETH)):
+            with m.Elif(commit & (u_addr == Csr.MINSTRETH)):
                 m.d.sync += minstret[i][32:64].eq(w)
-            with m.Elif(me & self.x_retire & ~wrote_instret):
+            with m.Elif(me & u_retire & ~wrote_instret):
                 m.d.sync += minstret[i].eq(minstret[i] + 1)
-            with m.If(commit), m.Switch(addr):
+            with m.If(commit), m.Switch(u_addr):
                 with m.Case(Csr.MSTATUS):
                     m.d.sync += [mie_bit[i].eq(w[3]), mpie[i].eq(w[7])]
                 with m.Case(Csr.MIE):
@@ -234,14 +257,14 @@ class CsrFile(wiring.Component):
                     m.d.sync += mcause[i].eq(w)
                 with m.Case(Csr.MTVAL):
                     m.d.sync += mtval[i].eq(w)
-            with m.If(me & self.x_trap):
+            with m.If(me & u_trap):
                 m.d.sync += [
-                    mepc[i].eq(self.x_pc[2:32]),
-                    mcause[i].eq(self.x_cause),
-                    mtval[i].eq(self.x_tval),
+                    mepc[i].eq(u_pc),
+                    mcause[i].eq(u_cause),
+                    mtval[i].eq(u_tval),
                     mpie[i].eq(mie_bit[i]),
                     mie_bit[i].eq(0),
                 ]
-            with m.If(me & self.x_mret):
+            with m.If(me & u_mret):
                 m.d.sync += [mie_bit[i].eq(mpie[i]), mpie[i].eq(1)]
         return m
