@@ -97,6 +97,12 @@ def _tree(values, op):
     return values[0]
 
 
+def _registered(m, value, name):
+    reg = Signal(len(value), name=name)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
 class NocTester(wiring.Component):
     """Mesh + per-node traffic generators and checkers + control/status registers.
 
@@ -118,7 +124,8 @@ class NocTester(wiring.Component):
         same value as the original, so each node reads them from a flip-flop placed next to it
         rather than one flip-flop across the die. Behaviour is identical; the copies are named
         ``*{NODE_COPY}<node>`` so that a synthesis flow can keep Yosys from merging them back
-        (:data:`NODE_COPY`; ``tatami fpga build`` does).
+        (:data:`NODE_COPY`; ``tatami fpga build`` does). The total LAT_MAX then has a register
+        after each level of its comparator tree (read after a run, it is the same).
 
     Attributes
     ----------
@@ -363,7 +370,12 @@ class NocTester(wiring.Component):
             if cnt in (Counter.LAT_SUM_LO, Counter.LAT_SUM_HI):
                 continue
             items = [per_node[k][cnt] for k in range(nodes) if cnt in per_node[k]]
-            if cnt == Counter.LAT_MAX:
+            if cnt == Counter.LAT_MAX and self.node_copies:
+                # (FPGA top) a register after each level of comparators: the total of the
+                # largest latencies trails the nodes' by one cycle per level. Nothing reads it
+                # during a run (the phases do not use it).
+                t = _tree(items, lambda a, b: _registered(m, Mux(a > b, a, b), "lat_max_level"))
+            elif cnt == Counter.LAT_MAX:
                 t = _tree(items, lambda a, b: Mux(a > b, a, b))
             else:
                 t = _tree(items, lambda a, b: (a + b)[:32])
