@@ -338,14 +338,15 @@ class MatrixUnit(wiring.Component):
                 self.two = Signal(name=f"{name}_two")
                 m.d.comb += self.two.eq(self.off + span > wbytes)
                 self.om_n = Mux(self.two, n_om, w16)
+                self.two_req = self.two  # the request side's copy: the group queue's register
 
             def word(self, om, q, gw):
                 """The word address of request ``q``."""
-                return Mux(om, (self.om_run >> wshift) + (q[0] & self.two), (self.run >> wshift) + gw)
+                return Mux(om, (self.om_run >> wshift) + (q[0] & self.two_req), (self.run >> wshift) + gw)
 
             def step(self, q):
                 """Statements for the next request of the group (after request ``q``)."""
-                nxt_k = ~self.two | q[0]
+                nxt_k = ~self.two_req | q[0]
                 more = nxt_k & (self.kk + 1 < d.k)
                 return [
                     self.run.eq(self.run + self.line_stride),
@@ -375,8 +376,6 @@ class MatrixUnit(wiring.Component):
         nb = Mux(om_b, b_om_n, cols_b)
         with_c = d.accumulate & (ld_g == 0)
         na = na_op + Mux(with_c, c_rows, 0)
-        a_word = sa_.word(om_a, ia, Mux(cf8_a, ld_g >> 1, ld_g))
-        b_word = sb_.word(om_b, ib, Mux(cf8_b, ld_g >> 1, ld_g))
         # C reads of a block, tile by tile in slot order, row by row: ``c_cur`` is the current
         # row's address, ``c_tile`` its tile's first row, ``c_trow`` the tile row's first tile.
         c_rblk = Signal(24)  # c.addr + ld_row0 * c.row_stride
@@ -389,7 +388,6 @@ class MatrixUnit(wiring.Component):
         start_init.extend(
             [x.eq(dv.c.addr) for x in (c_rblk, c_blk, c_trow, c_tile, c_cur)] + [c_r.eq(0), c_tn.eq(0)]
         )
-        c_req_byte = c_load_pos(ia - na_op, "cld_req")
         # The request side (position ``ld_*``, address generators, ``ia``/``ib``) runs up to a
         # group ahead of the response side (buffer ``ld_buf``, ``ra``/``rb``): a group's requests
         # go out as soon as the previous group's requests are out, and their responses wait in
@@ -431,12 +429,19 @@ class MatrixUnit(wiring.Component):
                 rq_open.eq(1),
             ]
         can_load = ld_active & rq_open
+        # The request side takes its group's counts from ``qi`` (registered when the group opens and
+        # held while its requests go out), not from the position's arithmetic (``ld_row0`` -> the
+        # block's span -> ``na_op`` was the path into the C read address).
+        c_req_byte = c_load_pos(ia - qi.na_op, "cld_req")
+        sa_.two_req, sb_.two_req = qi.a_two, qi.b_two
+        a_word = sa_.word(om_a, ia, Mux(cf8_a, ld_g >> 1, ld_g))
+        b_word = sb_.word(om_b, ib, Mux(cf8_b, ld_g >> 1, ld_g))
         ld_free = ~full.bit_select(ld_buf, 1)
         # Requests leave from a register (the address arithmetic stays out of the SRAM's
         # arbitration path); a request is made while the register is free or being emptied.
         for port, idx, count, addr in [
-            (self.a, ia, na, Mux(ia < na_op, a_word, c_req_byte >> wshift)),
-            (self.b, ib, nb, b_word),
+            (self.a, ia, qi.na, Mux(ia < qi.na_op, a_word, c_req_byte >> wshift)),
+            (self.b, ib, qi.nb, b_word),
         ]:
             want = can_load & (idx < count)
             with m.If(~port.req.valid | port.req.ready):
@@ -444,7 +449,7 @@ class MatrixUnit(wiring.Component):
                 with m.If(want):
                     m.d.sync += idx.eq(idx + 1)
                     if port is self.a:
-                        with m.If(ia < na_op):
+                        with m.If(ia < qi.na_op):
                             m.d.sync += sa_.step(ia)
                         with m.Elif(c_r != tm_ - 1):
                             m.d.sync += [c_cur.eq(c_cur + d.c.row_stride), c_r.eq(c_r + 1)]
@@ -468,10 +473,10 @@ class MatrixUnit(wiring.Component):
             m.d.comb += port.req.payload.write.eq(0)
         # The byte offset of each C row in its word, kept from its request for its response.
         c_off = [[Signal(wshift, name=f"c_off{x}_{r}") for r in range(c_rows)] for x in range(2)]
-        with m.If((~self.a.req.valid | self.a.req.ready) & can_load & (ia < na)):
+        with m.If((~self.a.req.valid | self.a.req.ready) & can_load & (ia < qi.na)):
             for x in range(2):
                 for r in range(c_rows):
-                    with m.If((rq_par == x) & (ia == na_op + r)):
+                    with m.If((rq_par == x) & (ia == qi.na_op + r)):
                         m.d.sync += c_off[x][r].eq(c_req_byte[:wshift])
         # A C row's response is registered as it arrives (data, its byte offset, buffer and row)
         # and shifted, widened and written into the C buffer in the next cycle: the offset
@@ -556,7 +561,7 @@ class MatrixUnit(wiring.Component):
         e_n = ld_last_g & ~ld_last_n  # next block of the row of blocks
         e_m = ld_last_g & ld_last_n  # next row of blocks (or the end)
         # Request side: the group's requests are all out; on to the next group.
-        with m.If(ld_active & rq_open & (ia == na) & (ib == nb)):
+        with m.If(ld_active & rq_open & (ia == qi.na) & (ib == qi.nb)):
             m.d.sync += [ia.eq(0), ib.eq(0), rq_open.eq(0), rq_par.eq(~rq_par)]
             k0_n = Mux(e_g, ld_k0 + w16, 0)
             m.d.sync += sa_.regroup(

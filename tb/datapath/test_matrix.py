@@ -132,13 +132,13 @@ async def utilization(dut):
 
 @cocotb.test()
 async def store_port_contention_during_write_back(dut):
-    """Directed: the network port writes to every bank while C is written back, so the SRAM
-    often refuses the write-back's head row on ``store0``. A row of the same word that arrives
-    then cannot join the head (whose write may be accepted in that very cycle) and is queued as
-    a second row of the word, which the queue must order after the head. Short K and four blocks
-    per row of C make rows of one word arrive a few cycles apart (neighbouring blocks share
-    words in BF16 and CFloat8 C). Checks every C bit-exact, every network write, and that the
-    two-rows-of-one-word state was reached (the test is void otherwise)."""
+    """Directed: the network port writes to every bank while C is written back, so ``store0`` is
+    often refused and rows wait in the write-back queue. A row is then queued beside an older row
+    of its word when that row covers its lanes whole (FP32 C with N odd: a ragged last column
+    beside a whole one) or is the head with its write offered; the younger row's read-modify-write
+    must not disturb the older row's bytes (section "Write-back" of docs/datapath.md). Short K and
+    four blocks per row of C, FP32, BF16 and CFloat8 C. Checks every C bit-exact, every network
+    write, and that two rows of one word were queued (the test is void otherwise)."""
     from cocotb.triggers import ReadOnly, RisingEdge
 
     await clock_and_reset(dut)
@@ -152,77 +152,81 @@ async def store_port_contention_during_write_back(dut):
     wq = [getattr(mxu, f"wq_addr{e}") for e in range(4)]
     partial = [getattr(mxu, f"wq_partial{e}") for e in range(4)]
     dup_total = waits_total = 0
-    for k in (2, 6):
-        for fc in (FpFormat.FP32, FpFormat.BF16, FpFormat.CF8_143):
-            for pressure in (1.0, 0.6):
-                # FP32 with N odd: the last tile column's rows are partial lanes next to whole ones.
-                m, n = 2 * bm * mx.m, 4 * bn * mx.n - (fc == FpFormat.FP32)
-                mem, desc, end = make_gemm(cfg, rng, m, n, k, FpFormat.BF16, FpFormat.BF16, 3, 9, fc=fc)
-                await node.load(mem, end)
-                # Scratch words after C, four per bank, written in turn.
-                first = -(-end // wb)
-                scratch = list(range(first, first + 4 * cfg.node.sram.banks))
-                assert (scratch[-1] + 1) * wb <= cfg.node.sram.size_bytes
-                written = {}
-                state = {"stop": False, "dup": 0, "read_waits": 0, "sent": 0}
-                sink = StreamSink(dut, "net_wr__resp")
-                sink_task = cocotb.start_soon(sink.run())
+    cases = [
+        (k, fc, pressure)
+        for k in (2, 6)
+        for fc in (FpFormat.FP32, FpFormat.BF16, FpFormat.CF8_143)
+        for pressure in (1.0, 0.6)
+    ]
+    for k, fc, pressure in cases[: knob("contention_gemms", len(cases))]:
+        # FP32 with N odd: the last tile column's rows are partial lanes next to whole ones.
+        m, n = 2 * bm * mx.m, 4 * bn * mx.n - (fc == FpFormat.FP32)
+        mem, desc, end = make_gemm(cfg, rng, m, n, k, FpFormat.BF16, FpFormat.BF16, 3, 9, fc=fc)
+        await node.load(mem, end)
+        # Scratch words after C, four per bank, written in turn.
+        first = -(-end // wb)
+        scratch = list(range(first, first + 4 * cfg.node.sram.banks))
+        assert (scratch[-1] + 1) * wb <= cfg.node.sram.size_bytes
+        written = {}
+        state = {"stop": False, "dup": 0, "read_waits": 0, "sent": 0}
+        sink = StreamSink(dut, "net_wr__resp")
+        sink_task = cocotb.start_soon(sink.run())
 
-                async def spray(state=state, written=written, scratch=scratch, pressure=pressure):
-                    while not state["stop"]:
-                        if rng.random() >= pressure:
-                            dut.net_wr__req__valid.value = 0
-                            await RisingEdge(dut.clk)
-                            continue
-                        addr = scratch[state["sent"] % len(scratch)]
-                        data = rng.getrandbits(cfg.node.sram.word_bits)
-                        dut.net_wr__req__valid.value = 1
-                        dut.net_wr__req__payload.value = node.req.pack(
-                            addr=addr, write=1, lanes=node.lanes, data=data
-                        )
-                        await ReadOnly()
-                        taken = bool(dut.net_wr__req__ready.value)
-                        await RisingEdge(dut.clk)
-                        if taken:
-                            written[addr] = data
-                            state["sent"] += 1
+        async def spray(state=state, written=written, scratch=scratch, pressure=pressure):
+            while not state["stop"]:
+                if rng.random() >= pressure:
                     dut.net_wr__req__valid.value = 0
-
-                async def monitor(state=state):
-                    # Two live rows of one word in the write-back queue; and of those, a row whose
-                    # read is the next to issue while an older row of its word is still queued.
-                    while not state["stop"]:
-                        await ReadOnly()
-                        head, count = int(mxu.q_head.value), int(mxu.q_count.value)
-                        live = [int(wq[(head + a) % 4].value) for a in range(count)]
-                        if len(set(live)) < len(live):
-                            state["dup"] += 1
-                            rd, unread = int(mxu.q_rd.value), int(mxu.q_unread.value)
-                            age = (rd - head) % 4
-                            if unread and int(partial[rd].value) and live[age] in live[:age]:
-                                state["read_waits"] += 1
-                        await RisingEdge(dut.clk)
-
-                tasks = [cocotb.start_soon(spray()), cocotb.start_soon(monitor())]
-                stats = await node.run(desc)
-                state["stop"] = True
-                for t in tasks:
-                    await t
-                await sink.wait_for(state["sent"], 200)  # every accepted write is answered
-                sink.stop()
-                await sink_task
-                assert not stats["error"]
-                dut._log.info(
-                    f"{m}x{n}x{k}, C {fc.name}, network writes {state['sent']}: {stats}; two rows "
-                    f"of a word in {state['dup']} cycles, a read behind an older row of its word in "
-                    f"{state['read_waits']}"
+                    await RisingEdge(dut.clk)
+                    continue
+                addr = scratch[state["sent"] % len(scratch)]
+                data = rng.getrandbits(cfg.node.sram.word_bits)
+                dut.net_wr__req__valid.value = 1
+                dut.net_wr__req__payload.value = node.req.pack(
+                    addr=addr, write=1, lanes=node.lanes, data=data
                 )
-                await run_checked(node, mem, desc, end, load=False, run=False)
-                for addr, data in written.items():
-                    got = await node.read(addr * wb, (addr + 1) * wb)
-                    assert int.from_bytes(got, "little") == data, f"network write to word {addr:#x} lost"
-                dup_total += state["dup"]
-                waits_total += state["read_waits"]
+                await ReadOnly()
+                taken = bool(dut.net_wr__req__ready.value)
+                await RisingEdge(dut.clk)
+                if taken:
+                    written[addr] = data
+                    state["sent"] += 1
+            dut.net_wr__req__valid.value = 0
+
+        async def monitor(state=state):
+            # Two live rows of one word in the write-back queue; and of those, a row whose
+            # read is the next to issue while an older row of its word is still queued.
+            while not state["stop"]:
+                await ReadOnly()
+                head, count = int(mxu.q_head.value), int(mxu.q_count.value)
+                live = [int(wq[(head + a) % 4].value) for a in range(count)]
+                if len(set(live)) < len(live):
+                    state["dup"] += 1
+                    rd, unread = int(mxu.q_rd.value), int(mxu.q_unread.value)
+                    age = (rd - head) % 4
+                    if unread and int(partial[rd].value) and live[age] in live[:age]:
+                        state["read_waits"] += 1
+                await RisingEdge(dut.clk)
+
+        tasks = [cocotb.start_soon(spray()), cocotb.start_soon(monitor())]
+        stats = await node.run(desc)
+        state["stop"] = True
+        for t in tasks:
+            await t
+        await sink.wait_for(state["sent"], 200)  # every accepted write is answered
+        sink.stop()
+        await sink_task
+        assert not stats["error"]
+        dut._log.info(
+            f"{m}x{n}x{k}, C {fc.name}, network writes {state['sent']}: {stats}; two rows "
+            f"of a word in {state['dup']} cycles, a read behind an older row of its word in "
+            f"{state['read_waits']}"
+        )
+        await run_checked(node, mem, desc, end, load=False, run=False)
+        for addr, data in written.items():
+            got = await node.read(addr * wb, (addr + 1) * wb)
+            assert int.from_bytes(got, "little") == data, f"network write to word {addr:#x} lost"
+        dup_total += state["dup"]
+        waits_total += state["read_waits"]
     assert dup_total > 0, "the write-back queue never held two rows of one word: the test is void"
     dut._log.info(f"two rows of a word in {dup_total} cycles, a read waiting behind one in {waits_total}")
 
@@ -241,6 +245,11 @@ def test_matrix(cocotb_run, name, sim):
     env = (
         {}
         if sim == "verilator"
-        else {"TATAMI_GEMMS": "2", "TATAMI_EDGE_GEMMS": "1", "TATAMI_UTILIZATION_GEMMS": "2"}
+        else {
+            "TATAMI_GEMMS": "2",
+            "TATAMI_EDGE_GEMMS": "1",
+            "TATAMI_UTILIZATION_GEMMS": "2",
+            "TATAMI_CONTENTION_GEMMS": "4",
+        }
     )
     cocotb_run(design(preset(name)), "tb.datapath.test_matrix", extra_env=env)
