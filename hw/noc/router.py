@@ -11,9 +11,9 @@ admission verdict. Body flits inherit their head's route.
 Cycle 2 -- from those registers: the oldest eligible flit per output of each input VC (look-past at
 the link inputs), output-VC and credit check, separable input-first switch allocation (an arbiter
 over the (VC, output) requests of each input, then one over the inputs at each output; two
-iterations, urgent front flits first, then longest queue first, then round robin; one-hot end to
-end, no index encode or decode), and switch traversal into the output register, which drives the
-next link. See docs/noc.md, "Router pipeline".
+iterations, urgent front flits first (oldest first), then longest queue first, then round robin;
+one-hot end to end, no index encode or decode), and switch traversal into the output register,
+which drives the next link. See docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
 router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; the input
@@ -195,6 +195,13 @@ class Router(wiring.Component):
         before every non-urgent request, whatever the queue lengths): ``2 * vc_depth``."""
         return 2 * cfg.noc.vc_depth
 
+    @staticmethod
+    def age_limit(cfg: TatamiConfig) -> int:
+        """Look-past routers: the front-flit age counters saturate here (urgent flits are served
+        oldest first; beyond this age, ties are broken by round robin at an output and by the
+        lower VC at an input): ``2**k - 1`` for the smallest ``k >= 5`` above ``4 * urgent_cycles``."""
+        return (1 << max(5, (4 * Router.urgent_cycles(cfg)).bit_length())) - 1
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
@@ -287,6 +294,9 @@ class Router(wiring.Component):
         csr_hdr = [[None] * vcs for _ in range(nports)]
         head_tail = [[None] * vcs for _ in range(nports)]  # the front flit's framing bits
         occ = [[None] * vcs for _ in range(nports)]  # buffer occupancy, thermometer-coded
+        # front_nc[i][v][p]: the front flit of input i's VC v asks for output p, credit aside
+        # (look-past routers: an urgent one reserves that output VC, see the allocator)
+        front_nc = [[[Const(0)] * nports for _ in range(vcs)] for _ in range(nports)]
         rm = [[Signal(name=f"rm_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
         csr_grant = [
             [Signal(name=f"csr_grant_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)
@@ -401,8 +411,12 @@ class Router(wiring.Component):
                     drop_vecs.append(counted)
                     m.d.comb += is_csr.eq(head & r_csr & ~drop_head)
                     for p in range(nports):
-                        ok = has_credit[p][v] & (~head | ~busy[p][v])
-                        reqs[i][v][p] = ready & r_dir[p] & ok & ~eating & ~drop_head & ~is_csr
+                        nc = Signal(name=f"front_nc_{nm}_{PORT_NAMES[p]}")
+                        m.d.comb += nc.eq(
+                            ready & r_dir[p] & (~head | ~busy[p][v]) & ~eating & ~drop_head & ~is_csr
+                        )
+                        front_nc[i][v][p] = nc
+                        reqs[i][v][p] = nc & has_credit[p][v]
                         pick[i][v][p] = Const(1, 1)
                     entries[i][v] = [front]
                     buf[i][v] = SimpleNamespace(
@@ -478,6 +492,9 @@ class Router(wiring.Component):
                         r = Signal(name=f"req_{nm}_{PORT_NAMES[p]}")
                         m.d.comb += r.eq(pk.any() & has_credit[p][v] & free & ~blocked)
                         reqs[i][v][p] = r
+                        nc = Signal(name=f"front_nc_{nm}_{PORT_NAMES[p]}")
+                        m.d.comb += nc.eq(pk[0] & (~busy[p][v] | ~lp.head[0]) & ~blocked)
+                        front_nc[i][v][p] = nc
                     entries[i][v] = [Cat(lp.data[j], lp.head[j], lp.tail[j]) for j in range(qdepth)]
                     shift = lp.shift
                     buf[i][v] = SimpleNamespace(w_en=w_en, w_data=w_data, w_rdy=lp.w_rdy, w_pos=lp.w_pos)
@@ -540,70 +557,98 @@ class Router(wiring.Component):
         granted = [Signal(name=f"granted_{PORT_NAMES[i]}") for i in range(nports)]
         lookpast = noc.buffers == "lookpast"
         if lookpast:
-            # Priorities (look-past routers): an *urgent* VC -- its front flit has waited
-            # ``urgent_cycles`` -- first, for that flit; then longest queue first: among an input's
+            # Priorities (look-past routers): (1) *urgent* front flits -- waited ``urgent_cycles``
+            # at the front of their VC -- oldest first; (2) longest queue first: among an input's
             # requests those of its fullest VCs, and among the inputs asking for an output those
-            # whose chosen VC is fullest; round robin among equals. LQF serves the busy flows (a
-            # maximum-weight matching's heuristic), the urgency guard is for the wait of a short
-            # queue's flit (docs/noc.md, "Router pipeline"; the bounded-wait proof is open).
-            urgent = [[Signal(name=f"urgent_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
-            front_req = [
-                [[reqs[i][v][p] & pick[i][v][p][0] for p in range(nports)] for v in range(vcs)]
+            # whose chosen VC is fullest; (3) round robin among equals. An output VC that an urgent
+            # flit waits for is *reserved*: only urgent flits may spend its credits, in either
+            # iteration, so a credit that comes back cannot be taken by a younger flit while the
+            # urgent one waits for it. Together: a flit that is not served within urgent_cycles
+            # is served after the finitely many urgent flits older than it (docs/noc.md, "Bounded
+            # wait"). LQF serves the busy flows (a maximum-weight matching's heuristic).
+            limit = self.urgent_cycles(cfg)
+            age_max = self.age_limit(cfg)
+            age = [
+                [Signal(range(age_max + 1), name=f"front_age_{PORT_NAMES[i]}{v}") for v in range(vcs)]
                 for i in range(nports)
             ]
+            urgent = [[Signal(name=f"urgent_{PORT_NAMES[i]}{v}") for v in range(vcs)] for i in range(nports)]
+            for i in range(nports):
+                for v in range(vcs):
+                    m.d.comb += urgent[i][v].eq(Const(0) if mut == "no_urgency" else age[i][v] >= limit)
+            reserved = [
+                [Signal(name=f"reserved_{PORT_NAMES[p]}{v}") for v in range(vcs)] for p in range(nports)
+            ]
+            for p in range(nports):
+                for v in range(vcs):
+                    m.d.comb += reserved[p][v].eq(
+                        Cat(*[urgent[i][v] & front_nc[i][v][p] for i in range(nports)]).any()
+                    )
+            # ureq: an urgent front flit's request (it has the credit); nreq: every other request,
+            # for an output VC nobody has reserved.
+            ureq = [
+                [[reqs[i][v][p] & pick[i][v][p][0] & urgent[i][v] for p in range(nports)] for v in range(vcs)]
+                for i in range(nports)
+            ]
+            nreq = [
+                [[reqs[i][v][p] & ~reserved[p][v] for p in range(nports)] for v in range(vcs)]
+                for i in range(nports)
+            ]
+            in_urgent = [Signal(name=f"in_urgent_{PORT_NAMES[i]}") for i in range(nports)]
 
-            def in_priority(i, live, name):
-                """Input ``i``'s requests ``live[v][p]`` filtered by priority (urgent front flits,
-                else the fullest requesting VCs)."""
-                has = [Cat(*live[v]).any() for v in range(vcs)]
-                urg = [
-                    [live[v][p] & front_req[i][v][p] & urgent[i][v] for p in range(nports)]
-                    for v in range(vcs)
-                ]
-                any_urg = Signal(name=f"{name}_urgent")
-                m.d.comb += any_urg.eq(Cat(*[b for row in urg for b in row]).any())
+            def older(a, b):
+                return a > b
+
+            def in_priority(i, name):
+                """Input ``i``'s requests filtered by priority: the oldest urgent VC's front flit
+                (ties: the lowest VC), else the requests of the fullest requesting VCs."""
+                uhas = [Cat(*ureq[i][v]).any() for v in range(vcs)]
+                m.d.comb += in_urgent[i].eq(Cat(*uhas).any())
+                has = [Cat(*nreq[i][v]).any() for v in range(vcs)]
                 out = []
                 for v in range(vcs):
+                    utop = uhas[v]
                     top = has[v]
                     for w in range(vcs):
                         if w != v:
+                            beats = older(age[i][w], age[i][v]) | (age[i][w] == age[i][v] if w < v else 0)
+                            utop = utop & ~(uhas[w] & beats)
                             # VC w is not fuller than v: no flit count of w above v's
                             top = top & ~(has[w] & Cat(*[a & ~b for a, b in zip(occ[i][w], occ[i][v])]).any())
-                    t = Signal(name=f"{name}_top{v}")
-                    m.d.comb += t.eq(top)
-                    out.append([Mux(any_urg, urg[v][p], live[v][p] & t) for p in range(nports)])
+                    ut, t = Signal(name=f"{name}_utop{v}"), Signal(name=f"{name}_top{v}")
+                    m.d.comb += [ut.eq(utop), t.eq(top)]
+                    out.append(
+                        [Mux(in_urgent[i], ureq[i][v][p] & ut, nreq[i][v][p] & t) for p in range(nports)]
+                    )
                 return out
 
-            def out_priority(wants, urg_of, occ_of, name):
-                """Inputs ``wants`` for one output, filtered: the urgent ones, else those whose chosen
-                VC is fullest."""
+            def out_priority(wants, st, name):
+                """Inputs ``wants`` for one output, filtered: the urgent ones whose flit is oldest,
+                else those whose chosen VC is fullest."""
+                urg_of = [u for u, _, _ in st]
                 any_urg = Signal(name=f"{name}_urgent")
                 m.d.comb += any_urg.eq(Cat(*[w & u for w, u in zip(wants, urg_of)]).any())
                 out = []
                 for k in range(nports):
                     top = wants[k]
+                    utop = wants[k] & urg_of[k]
                     for j in range(nports):
                         if j != k:
-                            top = top & ~(
-                                wants[j] & Cat(*[a & ~b for a, b in zip(occ_of[j], occ_of[k])]).any()
-                            )
+                            top = top & ~(wants[j] & Cat(*[a & ~b for a, b in zip(st[j][1], st[k][1])]).any())
+                            utop = utop & ~(wants[j] & urg_of[j] & older(st[j][2], st[k][2]))
                     t = Signal(name=f"{name}_top{k}")
-                    m.d.comb += t.eq(Mux(any_urg, wants[k] & urg_of[k], top))
+                    m.d.comb += t.eq(Mux(any_urg, utop, top))
                     out.append(t)
                 return out
 
             def chosen_state(gnt, i):
-                """Urgency and occupancy (thermometer) of the request input ``i`` chose."""
+                """Urgency, occupancy (thermometer) and front age of the VC input ``i`` chose."""
                 vsel = [Cat(*gnt[v]).any() for v in range(vcs)]
-                u = Cat(
-                    *[
-                        Cat(*[gnt[v][p] & front_req[i][v][p] for p in range(nports)]).any() & urgent[i][v]
-                        for v in range(vcs)
-                    ]
-                ).any()
                 depth_i = len(occ[i][0])
                 th = [Cat(*[vsel[v] & occ[i][v][j] for v in range(vcs)]).any() for j in range(depth_i)]
-                return u, th
+                a = Signal(range(age_max + 1), name=f"chosen_age_{PORT_NAMES[i]}")
+                m.d.comb += a.eq(_or_all([age[i][v] & vsel[v].replicate(len(a)) for v in range(vcs)]))
+                return in_urgent[i], th, a
 
         for i in range(nports):
             if noc.buffers == "fifo":
@@ -614,9 +659,10 @@ class Router(wiring.Component):
                 in_gnt.append([[g[v] & reqs[i][v][p] for p in range(nports)] for v in range(vcs)])
                 vc_gnt.append(g)
                 continue
-            live = in_priority(i, reqs[i], f"in_prio_{PORT_NAMES[i]}")
+            live = in_priority(i, f"in_prio_{PORT_NAMES[i]}")
             flat_req = [live[v][p] for v in range(vcs) for p in range(nports)]
-            g, mask = _round_robin(m, flat_req, granted[i], f"in_arb_{PORT_NAMES[i]}")
+            # (urgent choices are by age: the round robin moves on the others' grants)
+            g, mask = _round_robin(m, flat_req, granted[i] & ~in_urgent[i], f"in_arb_{PORT_NAMES[i]}")
             in_gnt.append([[g[v * nports + p] for p in range(nports)] for v in range(vcs)])
             in_masks.append(mask)
         out_gnt = []  # out_gnt[p][i]
@@ -630,9 +676,7 @@ class Router(wiring.Component):
                 m.d.comb += w.eq(Cat(*[in_gnt[i][v][p] for v in range(vcs)]).any())
                 wants.append(w)
             if lookpast:
-                wants = out_priority(
-                    wants, [u for u, _ in st1], [th for _, th in st1], f"out_prio_{PORT_NAMES[p]}"
-                )
+                wants = out_priority(wants, st1, f"out_prio_{PORT_NAMES[p]}")
             adv = Const(0) if mut == "fixed_priority" else Const(1)
             g, mask = _round_robin(m, wants, adv, f"out_arb_{PORT_NAMES[p]}")
             out_gnt.append(g)
@@ -646,9 +690,11 @@ class Router(wiring.Component):
             taken = [Signal(name=f"taken1_{PORT_NAMES[p]}") for p in range(nports)]
             for p in range(nports):
                 m.d.comb += taken[p].eq(Cat(*out_gnt[p]).any())
+            # (urgent flits are served by the first iteration only, oldest first; the second
+            # never spends a reserved output VC's credit)
             in_gnt2 = []
             for i in range(nports):
-                flat2 = [reqs[i][v][p] & ~taken[p] & ~granted[i] for v in range(vcs) for p in range(nports)]
+                flat2 = [nreq[i][v][p] & ~taken[p] & ~granted[i] for v in range(vcs) for p in range(nports)]
                 _, g2 = _rr_pick(m, flat2, in_masks[i], f"in_arb2_{PORT_NAMES[i]}")
                 in_gnt2.append([[g2[v * nports + p] for p in range(nports)] for v in range(vcs)])
             out_gnt2 = []
@@ -682,18 +728,15 @@ class Router(wiring.Component):
                         m.d.comb += sh[j].eq(Cat(*terms).any())
 
         if lookpast:
-            # Urgency: cycles the front flit of each input VC has waited, up to urgent_cycles.
-            limit = self.urgent_cycles(cfg)
+            # Age: cycles the front flit of each input VC has waited (saturating at age_max).
             for i in range(nports):
                 for v in range(vcs):
-                    waited = Signal(range(limit + 1), name=f"front_wait_{PORT_NAMES[i]}{v}")
                     sh = buf[i][v].shift
                     front_leaves = sh[0] if sh is not None else rm[i][v]
                     with m.If(~rdy[i][v] | front_leaves):
-                        m.d.sync += waited.eq(0)
-                    with m.Elif(waited != limit):
-                        m.d.sync += waited.eq(waited + 1)
-                    m.d.comb += urgent[i][v].eq(waited == limit)
+                        m.d.sync += age[i][v].eq(0)
+                    with m.Elif(age[i][v] != age_max):
+                        m.d.sync += age[i][v].eq(age[i][v] + 1)
 
         # Each input's chosen flit (AND-OR over its VCs and entries), then the crossbar.
         sel_flit = []
@@ -945,7 +988,7 @@ class Router(wiring.Component):
 
 
 #: Deliberate bugs for showing that the formal proofs can fail (tb/noc/test_formal*.py).
-MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check")
+MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check", "no_urgency")
 
 
 def _or_all(values):

@@ -38,6 +38,7 @@ Properties (``Assert``)
 from __future__ import annotations
 
 from amaranth.hdl import Assert, Assume, Cat, Elaboratable, Module, ResetSignal, Signal, Value
+from amaranth.lib import data
 
 from tatami.config import COORD_BITS, HEADER_BITS, LENGTH_BITS, TatamiConfig
 from tatami.hw.formats import Header
@@ -144,6 +145,19 @@ class RouterHarness(Elaboratable):
             m.d.comb += Assume(link.flit.vc < vcs)
             if self.live:
                 m.d.comb += Assume(~valid | (link.flit.head & link.flit.tail))
+                # What an XY-routed neighbour sends: a flit from the west travels east (its
+                # destination is not west of here), from the north south (same column, not north
+                # of here), and so on; the node (local input) may send anything.
+                hdr = data.View(Header, payload[:HEADER_BITS])
+                inside = (hdr.dst_x < mesh.width) & (hdr.dst_y < mesh.height)
+                xy_ok = {
+                    Port.N.value: inside & (hdr.dst_x == x) & (hdr.dst_y >= y),
+                    Port.S.value: inside & (hdr.dst_x == x) & (hdr.dst_y <= y),
+                    Port.W.value: inside & (hdr.dst_x >= x),
+                    Port.E.value: inside & (hdr.dst_x <= x),
+                }.get(i)
+                if xy_ok is not None:
+                    m.d.comb += Assume(~valid | xy_ok)
             for v in range(vcs):
                 cred = Signal(range(depth + 2), init=depth, name=f"up_credit_{pn}{v}")
                 open_ = Signal(name=f"up_open_{pn}{v}")
