@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.build import ResourceError
-from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.lib import io
 
 from .pll import Ecp5Pll
@@ -42,17 +42,23 @@ class BoardTop(Elaboratable):
         elif b.family == "ecp5":
             m.submodules.pll = pll = Ecp5Pll(b.clock_mhz, self.freq_mhz)
             m.domains.sync = ClockDomain("sync")
-            # The reset comes from a register of the PLL's own clock: LOCK is asynchronous to it,
-            # so it goes through two flip-flops (the second one drives the design's reset net, a
-            # timed path from one register instead of an untimed one from the PLL's pin).
-            m.domains.rst_sync = ClockDomain("rst_sync", reset_less=True)
+            # The design is held in reset through the ECP5's global set/reset network (SGSR), as
+            # Amaranth's own ECP5 platform does: every flip-flop returns to its init value over
+            # dedicated routing, so there is no reset net in general routing (one register
+            # driving every flip-flop's LSR across the die was a long path of its own), and the
+            # synchronous resets leave the logic. LOCK is asynchronous to the PLL's clock, so it
+            # goes through two flip-flops first (primitives outside the GSR network, or the reset
+            # would hold them too); SGSR releases on that clock's edge.
             locked = Signal(2)
-            m.d.rst_sync += locked.eq(Cat(pll.locked, locked[0]))
+            for i, d in enumerate((pll.locked, locked[0])):
+                m.submodules[f"lock_sync{i}"] = Instance(
+                    "FD1S3AX", p_GSR="DISABLED", i_CK=pll.clk_out, i_D=d, o_Q=locked[i]
+                )
+            m.submodules.gsr = Instance("SGSR", i_CLK=pll.clk_out, i_GSR=locked[1])  # GSR: low = reset
             m.d.comb += [
                 pll.clk_in.eq(clk_buf.i),
                 ClockSignal("sync").eq(pll.clk_out),
-                ClockSignal("rst_sync").eq(pll.clk_out),
-                ResetSignal("sync").eq(~locked[1]),
+                ResetSignal("sync").eq(0),
             ]
         else:
             raise ValueError(
