@@ -30,9 +30,18 @@ def register(commands):
     q.add_argument("--flash", action="store_true", help="write the configuration flash, not just SRAM")
     q.set_defaults(func=lambda args: program(commands, args))
 
-    q = commands.bench("fpga", help="full FPGA builds: utilization and Fmax, largest mesh that fits")
+    q = commands.bench(
+        "fpga", help="a full FPGA build recorded in the results (utilization, Fmax per clock, step times)"
+    )
     q.add_argument("--board", "-b", default="ulx3s-85f")
+    q.add_argument("--design", "-d", default="noc-tester", help="design (default noc-tester)")
     q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's)")
+    q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    q.add_argument(
+        "--parts",
+        action="store_true",
+        help="also place the bridge, endpoint and router out of context (mesh-bridge size estimate)",
+    )
     q.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS})")
     commands.add_config_args(q)
     q.set_defaults(func=lambda args: bench(commands, args))
@@ -60,11 +69,11 @@ def _build_args(commands, q):
 def boards(args) -> int:
     from .boards import BOARDS, DEFAULT_BOARD
 
-    print(f"{'board':12} {'FPGA':16} {'LUTs':>6} {'clock':>8}  {'preset':9} {'cost':16} note")
+    print(f"{'board':15} {'FPGA':16} {'LUTs':>6} {'clock':>8}  {'preset':9} {'cost':16} note")
     for b in BOARDS.values():
         mark = " (default)" if b.name == DEFAULT_BOARD else ""
         print(
-            f"{b.name:12} {b.family + ' ' + b.synth_device:16} {b.luts:>6} {b.clock_mhz:>5g} MHz  "
+            f"{b.name:15} {b.family + ' ' + b.synth_device:16} {b.luts:>6} {b.clock_mhz:>5g} MHz  "
             f"{b.preset:9} {b.cost_class:16} {b.note}{mark}"
         )
     return 0
@@ -152,33 +161,59 @@ def program(commands, args) -> int:
 
 
 def bench(commands, args) -> int:
-    """A full build of the config on the board (utilization, Fmax, timing verdict), then the area
-    of each part placed out of context (bridge, endpoint, router) to find the largest N x N mesh
-    that fits: bridge + N^2 (router + endpoint) within 85 % of the LUTs (routing headroom)."""
-    from tatami.hw.bridge.bridge import HostBridge
-    from tatami.hw.bridge.endpoint import LoopbackEndpoint
-    from tatami.hw.noc.router import Router
-
+    """A full build of the design on the board, recorded in the results JSON under
+    ``builds["<board> <design> <config> <mesh> <freq>MHz"]`` (other entries are kept): utilization,
+    Fmax and constraint per clock, the timing verdict, each step's time, the commit and tools. A
+    build that misses timing is recorded too (no bitstream). ``--parts`` adds the out-of-context
+    areas of the bridge, endpoint and router and the largest mesh-bridge mesh they allow."""
     from .boards import board
-    from .build import BuildError, TimingError, uart_divisor
+    from .build import BuildError, TimingError
     from .build import build as run_build
-    from .synth import synthesize
 
     cfg = commands.config(args)
     b = board(args.board)
     freq = args.freq or cfg.clock_hz / 1e6
-    results = {"board": b.name, "config": cfg.name, "design": "mesh-bridge", "freq_mhz": freq}
+    commit = _commit()  # what the build elaborates (the tree may change while it runs)
     t = time.perf_counter()
     try:
-        report = run_build(b.name, cfg, "mesh-bridge", freq_mhz=freq)
+        report = run_build(b.name, cfg, args.design, freq_mhz=freq, seed=args.seed)
     except TimingError as e:
         print(e)
         report = json.loads((Path(_out_of(e)) / "tatami-report.json").read_text())
-    except BuildError as e:
+    except (BuildError, ValueError) as e:
         raise commands.CliError(str(e)) from None
     report["wall_s"] = round(time.perf_counter() - t, 1)
-    results["build"] = report
+    report["date"] = time.strftime("%Y-%m-%d")
+    report["commit"] = commit
+    report["tools"] = _tool_versions(b.family)
+    report["command"] = (
+        f"tatami fpga build --board {b.name} --config {args.config} --design {args.design} --freq {freq:g}"
+        + "".join(f" --set {s}" for s in args.set)
+        + (f" --seed {args.seed}" if args.seed != 1 else "")
+    )
     print(_summary(report))
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    key = f"{b.name} {args.design} {cfg.name} {report['mesh']} {freq:g}MHz"
+    results.setdefault("builds", {})[key] = report
+    if args.parts:
+        results["parts_out_of_context"] = parts = _parts(cfg, b, freq)
+        results["largest_mesh_bridge_mesh"] = largest_mesh(parts, b.luts)
+        print(f"largest mesh-bridge mesh that fits the {b.name}: {results['largest_mesh_bridge_mesh']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out} (builds[{key!r}])")
+    return 0
+
+
+def _parts(cfg, b, freq) -> dict:
+    from tatami.hw.bridge.bridge import HostBridge
+    from tatami.hw.bridge.endpoint import LoopbackEndpoint
+    from tatami.hw.noc.router import Router
+
+    from .build import uart_divisor
+    from .synth import synthesize
+
     parts = {}
     divisor = uart_divisor(freq, 115200)
     for name, make in (
@@ -189,13 +224,35 @@ def bench(commands, args) -> int:
         r = synthesize(make(), b.synth_device, b.synth_package, freq, top=name)
         parts[name] = {k: r[k] for k in ("luts", "ffs", "brams", "dsps", "fmax_mhz")}
         print(f"{name}: {parts[name]}")
-    results["parts"] = parts
-    results["largest_mesh_that_fits"] = largest_mesh(parts, b.luts)
-    print(f"largest mesh that fits the {b.name}: {results['largest_mesh_that_fits']}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return parts
+
+
+def _commit() -> str | None:
+    """The checked-out commit, with ``+dirty`` when the tree has changes the build may include."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def _tool_versions(family: str) -> dict:
+    from .tools import ToolMissing, find_tool
+
+    out = {}
+    for name in ("yosys", f"nextpnr-{family}"):
+        try:
+            proc = subprocess.run([find_tool(name), "--version"], capture_output=True, text=True, timeout=120)
+            out[name] = (proc.stdout or proc.stderr).strip().splitlines()[0] if proc.returncode == 0 else None
+        except (ToolMissing, OSError, subprocess.TimeoutExpired, IndexError):
+            out[name] = None
+    return out
 
 
 def largest_mesh(parts: dict, luts_available: int, headroom: float = 0.85) -> dict:
