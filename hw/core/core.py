@@ -352,7 +352,8 @@ class Core(wiring.Component):
         ]
 
         thread_op = dec.thread_start | dec.thread_stop
-        bad_thread = thread_op & (a >= n)
+        # (x[rs1] >= threads, as a test of the upper bits: no 32-bit comparator on the trap path)
+        bad_thread = thread_op & ((a[tbits:32] != 0) | (a[0:tbits] >= n))
         legal = dec.legal | dec.custom
         mem_oob = ~self._in_sram(eff_addr)
         irq = csr.x_irq & ~x_phase2
