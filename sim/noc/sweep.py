@@ -725,6 +725,8 @@ def run_bench(out_dir: Path, *, full: bool = False, docs: Path | None = None, on
         prev = json.loads(old.read_text())
         prev["cases"].update(results)
         doc["cases"], doc["generation"] = prev["cases"], prev.get("generation", [])
+        if prev.get("note"):  # (the provenance note is written by hand: keep it)
+            doc["note"] = prev["note"]
     old.write_text(json.dumps(doc, indent=1, default=str) + "\n")
     with open(out_dir / "noc.csv", "w", newline="") as f:
         w = csv.writer(f)
