@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import cocotb
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
@@ -72,7 +73,7 @@ async def start_driver(dut) -> TesterDriver:
 
 
 def _plan() -> SweepPlan:
-    return SweepPlan(**json.loads(open(os.environ["TATAMI_NOC_PLAN"]).read()))
+    return SweepPlan(**json.loads(Path(os.environ["TATAMI_NOC_PLAN"]).read_text()))
 
 
 @cocotb.test()

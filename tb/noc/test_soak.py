@@ -12,6 +12,7 @@ watchdog fails the run if packets are outstanding while nothing is ejected for `
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -127,6 +128,9 @@ def test_soak(pattern):
             }
         )
     assert total >= _packets(), f"{pattern}: only {total} packets"
-    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    old[f"{pattern}_{k}x{k}"] = report
-    RESULTS.write_text(json.dumps(old, indent=1) + "\n")
+    # (patterns may soak in parallel processes: update the file under a lock)
+    with open(Path(tempfile.gettempdir()) / "tatami_noc_soak.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        old[f"{pattern}_{k}x{k}"] = report
+        RESULTS.write_text(json.dumps(old, indent=1) + "\n")
