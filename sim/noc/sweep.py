@@ -838,3 +838,41 @@ def fill_docs(doc: dict, path: Path):
     else:
         raise ValueError(f"{path} has no {BEGIN} ... {END} markers for the bench figures")
     path.write_text(text)
+
+
+SOAK_BEGIN, SOAK_END = "<!-- noc-soak:begin -->", "<!-- noc-soak:end -->"
+
+
+def fill_soak_docs(results: dict, path: Path):
+    """Replace the soak table between the soak markers of docs/noc.md with ``results`` (the
+    contents of docs/results/noc_soak.json, written by ``tb/noc/test_soak.py``)."""
+    lines = [
+        SOAK_BEGIN,
+        "",
+        "| pattern | load (x ideal) | dead nodes | packets | cycles | accepted | latency mean / max "
+        "| longest stall | measured drained | corrupted, duplicated, misordered, holes, drops |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    totals = []
+    for key, runs in results.items():
+        if key == "note":
+            continue
+        for r in runs:
+            faults = [r[x] for x in ("corrupted", "duplicated", "misordered", "holes", "drops")]
+            lines.append(
+                f"| {r['pattern']} | {r['rate']:.4f} ({r['rate'] / r['ideal']:.2f}) "
+                f"| {', '.join(f'({x},{y})' for x, y in r['dead_nodes'])} | {r['packets']:,} "
+                f"| {r['cycles']:,} | {r['accepted']:.4f} | {r['latency']:.1f} / {r['latency_max']:,} "
+                f"| {r['max_stall']} | {'no (limit)' if r['drain_timeout'] else 'yes'} "
+                f"| {' '.join(map(str, faults))} |"
+            )
+        totals.append(f"{key} {sum(r['packets'] for r in runs):,}")
+    lines += ["", "Packets per pattern: " + "; ".join(totals) + ".", ""]
+    if results.get("note"):
+        lines += [results["note"], ""]
+    lines.append(SOAK_END)
+    text = path.read_text()
+    if SOAK_BEGIN not in text or SOAK_END not in text:
+        raise ValueError(f"{path} has no {SOAK_BEGIN} ... {SOAK_END} markers for the soak figures")
+    a, b = text.index(SOAK_BEGIN), text.index(SOAK_END) + len(SOAK_END)
+    path.write_text(text[:a] + "\n".join(lines) + text[b:])

@@ -7,7 +7,8 @@ saturation region) and one at 1.5x it (above). Every run must flush completely a
 must reconcile: per node and in total, nothing corrupted, duplicated or misordered, no holes, and
 ``sent == received + dropped`` (no packet is dropped: traffic never targets a dead node). The
 watchdog fails the run if packets are outstanding while nothing is ejected for ``WATCHDOG`` cycles
-(a deadlock), and the longest such stall is reported.
+(a deadlock), and the longest such stall is reported. The table in docs/noc.md ("Soak") is
+rewritten from the results file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tatami.hw.noc.tester_regs import Status
 from tatami.sim.harness import run_cocotb
 from tatami.sim.noc.sweep import (
     SweepPlan,
+    fill_soak_docs,
     ideal_throughput,
     plan_tables,
     random_dead_nodes,
@@ -134,3 +136,4 @@ def test_soak(pattern):
         old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         old[f"{pattern}_{k}x{k}"] = report
         RESULTS.write_text(json.dumps(old, indent=1) + "\n")
+        fill_soak_docs(old, RESULTS.parent.parent / "noc.md")
