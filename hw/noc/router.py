@@ -17,9 +17,8 @@ which drives the next link. See docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
 router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; the input
-arbiter is then over the VCs). With two router stages the grants and the flits are registered
-(for FIFO buffers every VC's front flit and the input's VC grant, the VC selected in the next
-cycle) and the crossbar runs the next cycle (three cycles per hop); the front flit's flags sit
+arbiter is then over the VCs). With two router stages the grants and each input's chosen flit are
+registered and the crossbar runs the next cycle (three cycles per hop); the front flit's flags sit
 in registers (:class:`_FrontFifo`), ``has_credit`` is a register and CSR writes are registered, so
 allocation starts and ends at flip-flops: the ``fpga-2x2`` router. See docs/noc.md, "The FPGA
 router".
@@ -769,21 +768,7 @@ class Router(wiring.Component):
         # in the next cycle; credits and ``busy`` are updated at grant time either way, so the next
         # allocation sees them.
         two_stage = noc.router_stages == 2
-        # (FIFO buffers: every VC's front flit is registered as it is, with the input's VC grant,
-        # and the VC is selected next to them in the traversal cycle, so no grant fans out to a
-        # flit's width in the allocation cycle: in the full FPGA tester that net crossed the placed
-        # router, 10.9 ns. The crossbar stays 5 inputs wide.)
-        if two_stage and noc.buffers == "fifo":
-            st_flit = []
-            for i in range(nports):
-                fronts = [Signal(fb + 2, name=f"st_front_{PORT_NAMES[i]}{v}") for v in range(vcs)]
-                st_vc = Signal(vcs, name=f"st_vc_{PORT_NAMES[i]}")
-                m.d.sync += [f.eq(entries[i][v][0]) for v, f in enumerate(fronts)]
-                m.d.sync += st_vc.eq(Cat(*vc_gnt[i]))
-                r = Signal(fb + 2, name=f"st_flit_{PORT_NAMES[i]}")
-                m.d.comb += r.eq(_or_all([f & st_vc[v].replicate(fb + 2) for v, f in enumerate(fronts)]))
-                st_flit.append(r)
-        elif two_stage:
+        if two_stage:
             st_flit = []
             for i in range(nports):
                 r = Signal(fb + 2, name=f"st_flit_{PORT_NAMES[i]}")
