@@ -70,7 +70,8 @@ class MatrixUnit(wiring.Component):
     operand it has two modes, chosen from the strides: K-contiguous (A row-major, B given as
     ``B^T`` row-major), one SRAM word per line; outer-contiguous (A column-major, B row-major),
     one or two words per K-value whose elements are shifted into every line. With ``accumulate``
-    it also reads the block's C rows on ``a`` with the block's first group. K beyond the operand
+    it also reads the block's C rows with the block's first group, the first half of its tiles'
+    rows on ``a`` after A's lines and the rest on ``b`` after B's. K beyond the operand
     is padded with products ``+0 x -0 = -0``, which leave every accumulator unchanged. The issue path has two
     register stages (after the line selection, after the element selection and widening).
 
@@ -98,7 +99,7 @@ class MatrixUnit(wiring.Component):
         One per descriptor, when the last C write has been acknowledged: total cycles, cycles
         computing, cycles stalled waiting for operands and for write-back, and ``error``.
     a, b : Out(SramPortSignature(cfg))
-        SRAM load ports for A (and C when accumulating) and B.
+        SRAM load ports for A and B (and C's rows when accumulating, half on each).
     c : Out(SramPortSignature(cfg))
         SRAM store port for C (reads too, for read-modify-write).
     busy : Out(1)
@@ -142,6 +143,11 @@ class MatrixUnit(wiring.Component):
         bm_, bn_ = block_shape(cfg)
         rows_a, cols_b = bm_ * tm_, bn_ * tn_
         c_rows = ring * tm_  # C rows of a block, tile by tile (slot order), row by row
+        # With ``accumulate`` the block's C rows are read with its first group, those of the first
+        # ``ca_tiles`` tiles on ``a`` (after A's lines), the others on ``b`` (after B's): on one
+        # port alone they did not fit in a group (``d1``: 32 + 128 requests in 128 cycles).
+        ca_tiles = -(-ring // 2)
+        ca_rows, cb_rows = ca_tiles * tm_, (ring - ca_tiles) * tm_
         wbits, wbytes = sram.word_bits, sram.word_bytes
         wshift = wbytes.bit_length() - 1
         w16 = wbits // 16
@@ -280,14 +286,16 @@ class MatrixUnit(wiring.Component):
         # one or two words per K-value (the block's span of rows / columns crosses at most one
         # word boundary).
         n_om = 2 * w16
-        na_max = max(rows_a, n_om) + c_rows
+        na_max = max(rows_a, n_om) + ca_rows
+        nb_max = max(cols_b, n_om) + cb_rows
         ia = Signal(range(na_max + 1))
-        ib = Signal(range(max(cols_b, n_om) + 1))
+        ib = Signal(range(nb_max + 1))
         ra = Signal(range(na_max + 1))
-        rb = Signal(range(max(cols_b, n_om) + 1))
+        rb = Signal(range(nb_max + 1))
 
-        def c_load_pos(index, name):
-            """Byte address of C read number ``index`` of a block (tile by tile, row by row)."""
+        def c_load_pos(index, c_cur, name):
+            """Byte address of C read number ``index`` of a block (tile by tile, row by row),
+            whose address, when inside C, is ``c_cur``."""
             idx = [(t, r) for t in range(ring) for r in range(tm_)]
             row_off = Signal(16, name=f"{name}_roff")
             col_off = Signal(16, name=f"{name}_coff")
@@ -373,21 +381,75 @@ class MatrixUnit(wiring.Component):
         a_off, a_two, a_om_n = sa_.off, sa_.two, sa_.om_n
         b_off, b_two, b_om_n = sb_.off, sb_.two, sb_.om_n
         na_op = Mux(om_a, a_om_n, rows_a)
-        nb = Mux(om_b, b_om_n, cols_b)
         with_c = d.accumulate & (ld_g == 0)
-        na = na_op + Mux(with_c, c_rows, 0)
-        # C reads of a block, tile by tile in slot order, row by row: ``c_cur`` is the current
-        # row's address, ``c_tile`` its tile's first row, ``c_trow`` the tile row's first tile.
+        na = na_op + Mux(with_c, ca_rows, 0)
+        nb_op = Mux(om_b, b_om_n, cols_b)
+        nb = nb_op + Mux(with_c, cb_rows, 0)
+
+        class CRows:
+            """The running address of one port's C reads of a block: the rows of tiles ``t0`` to
+            ``t0 + tiles - 1`` in slot order, row by row. ``cur`` is the current row's address,
+            ``tile`` its tile's first row, ``trow`` the tile row's first tile; a block's first read
+            is at ``blk`` (C's address of the block) + ``off`` (the first tile's, per descriptor)."""
+
+            def __init__(self, t0, name):
+                self.trow = Signal(24, name=f"{name}_trow")
+                self.tile = Signal(24, name=f"{name}_tile")
+                self.cur = Signal(24, name=f"{name}_cur")
+                self.r = Signal(range(max(tm_, 2)), name=f"{name}_r")
+                self.tn = Signal(range(max(bn_, 2)), name=f"{name}_tn")
+                self.tn0 = t0 % bn_
+                row_off = (t0 // bn_) * tm_
+                self.trow_off = step_reg(times(dv.c.row_stride, row_off), f"{name}_trow_off")
+                self.off = step_reg(
+                    times(dv.c.row_stride, row_off) + csize_times(dv.c.format, self.tn0 * tn_), f"{name}_off"
+                )
+                first = dv.c.addr + times(dv.c.row_stride, row_off)
+                start_init.extend(
+                    [
+                        self.trow.eq(first),
+                        self.tile.eq(first + csize_times(dv.c.format, self.tn0 * tn_)),
+                        self.cur.eq(first + csize_times(dv.c.format, self.tn0 * tn_)),
+                        self.r.eq(0),
+                        self.tn.eq(self.tn0),
+                    ]
+                )
+
+            def step(self):
+                """Statements for the next read (after the current one)."""
+                with m.If(self.r != tm_ - 1):
+                    m.d.sync += [self.cur.eq(self.cur + d.c.row_stride), self.r.eq(self.r + 1)]
+                with m.Elif(self.tn != bn_ - 1):
+                    m.d.sync += [
+                        self.r.eq(0),
+                        self.tn.eq(self.tn + 1),
+                        self.tile.eq(self.tile + c_tcol),
+                        self.cur.eq(self.tile + c_tcol),
+                    ]
+                with m.Else():
+                    m.d.sync += [
+                        self.r.eq(0),
+                        self.tn.eq(0),
+                        self.trow.eq(self.trow + st_c_trow),
+                        self.tile.eq(self.trow + st_c_trow),
+                        self.cur.eq(self.trow + st_c_trow),
+                    ]
+
+            def block(self, blk):
+                """Statements for the first read of the block at ``blk``."""
+                return [
+                    self.trow.eq(blk + self.trow_off),
+                    self.tile.eq(blk + self.off),
+                    self.cur.eq(blk + self.off),
+                    self.r.eq(0),
+                    self.tn.eq(self.tn0),
+                ]
+
+        # C's address of the block being requested: ``c_rblk`` its row of blocks', ``c_blk`` its own.
         c_rblk = Signal(24)  # c.addr + ld_row0 * c.row_stride
         c_blk = Signal(24)  # ... + ld_col0 * C's element size
-        c_trow = Signal(24)
-        c_tile = Signal(24)
-        c_cur = Signal(24)
-        c_r = Signal(range(max(tm_, 2)))
-        c_tn = Signal(range(max(bn_, 2)))
-        start_init.extend(
-            [x.eq(dv.c.addr) for x in (c_rblk, c_blk, c_trow, c_tile, c_cur)] + [c_r.eq(0), c_tn.eq(0)]
-        )
+        start_init.extend([c_rblk.eq(dv.c.addr), c_blk.eq(dv.c.addr)])
+        cga, cgb = CRows(0, "cga"), CRows(ca_tiles, "cgb")
         # The request side (position ``ld_*``, address generators, ``ia``/``ib``) runs up to a
         # group ahead of the response side (buffer ``ld_buf``, ``ra``/``rb``): a group's requests
         # go out as soon as the previous group's requests are out, and their responses wait in
@@ -400,7 +462,8 @@ class MatrixUnit(wiring.Component):
             {
                 "na_op": range(na_max + 1),
                 "na": range(na_max + 1),
-                "nb": range(max(cols_b, n_om) + 1),
+                "nb_op": range(nb_max + 1),
+                "nb": range(nb_max + 1),
                 "a_two": 1,
                 "a_off": wshift,
                 "b_two": 1,
@@ -419,6 +482,7 @@ class MatrixUnit(wiring.Component):
             m.d.sync += [
                 qi.na_op.eq(na_op),
                 qi.na.eq(na),
+                qi.nb_op.eq(nb_op),
                 qi.nb.eq(nb),
                 qi.a_two.eq(a_two),
                 qi.a_off.eq(a_off),
@@ -432,7 +496,8 @@ class MatrixUnit(wiring.Component):
         # The request side takes its group's counts from ``qi`` (registered when the group opens and
         # held while its requests go out), not from the position's arithmetic (``ld_row0`` -> the
         # block's span -> ``na_op`` was the path into the C read address).
-        c_req_byte = c_load_pos(ia - qi.na_op, "cld_req")
+        ca_req_byte = c_load_pos(ia - qi.na_op, cga.cur, "cld_req")
+        cb_req_byte = c_load_pos(ib - qi.nb_op + ca_rows, cgb.cur, "cldb_req")
         sa_.two_req, sb_.two_req = qi.a_two, qi.b_two
         a_word = sa_.word(om_a, ia, Mux(cf8_a, ld_g >> 1, ld_g))
         b_word = sb_.word(om_b, ib, Mux(cf8_b, ld_g >> 1, ld_g))
@@ -440,73 +505,67 @@ class MatrixUnit(wiring.Component):
         # Requests leave from a register (the address arithmetic stays out of the SRAM's
         # arbitration path); a request is made while the register is free or being emptied.
         for port, idx, count, addr in [
-            (self.a, ia, qi.na, Mux(ia < qi.na_op, a_word, c_req_byte >> wshift)),
-            (self.b, ib, qi.nb, b_word),
+            (self.a, ia, qi.na, Mux(ia < qi.na_op, a_word, ca_req_byte >> wshift)),
+            (self.b, ib, qi.nb, Mux(ib < qi.nb_op, b_word, cb_req_byte >> wshift)),
         ]:
             want = can_load & (idx < count)
             with m.If(~port.req.valid | port.req.ready):
                 m.d.sync += [port.req.valid.eq(want), port.req.payload.addr.eq(addr)]
                 with m.If(want):
                     m.d.sync += idx.eq(idx + 1)
-                    if port is self.a:
-                        with m.If(ia < qi.na_op):
-                            m.d.sync += sa_.step(ia)
-                        with m.Elif(c_r != tm_ - 1):
-                            m.d.sync += [c_cur.eq(c_cur + d.c.row_stride), c_r.eq(c_r + 1)]
-                        with m.Elif(c_tn != bn_ - 1):
-                            m.d.sync += [
-                                c_r.eq(0),
-                                c_tn.eq(c_tn + 1),
-                                c_tile.eq(c_tile + c_tcol),
-                                c_cur.eq(c_tile + c_tcol),
-                            ]
-                        with m.Else():
-                            m.d.sync += [
-                                c_r.eq(0),
-                                c_tn.eq(0),
-                                c_trow.eq(c_trow + st_c_trow),
-                                c_tile.eq(c_trow + st_c_trow),
-                                c_cur.eq(c_trow + st_c_trow),
-                            ]
-                    else:
-                        m.d.sync += sb_.step(ib)
+                    op_n, stream_, cgen = (qi.na_op, sa_, cga) if port is self.a else (qi.nb_op, sb_, cgb)
+                    with m.If(idx < op_n):
+                        m.d.sync += stream_.step(idx)
+                    with m.Else():
+                        cgen.step()
             m.d.comb += port.req.payload.write.eq(0)
         # The byte offset of each C row in its word, kept from its request for its response.
         c_off = [[Signal(wshift, name=f"c_off{x}_{r}") for r in range(c_rows)] for x in range(2)]
-        with m.If((~self.a.req.valid | self.a.req.ready) & can_load & (ia < qi.na)):
-            for x in range(2):
-                for r in range(c_rows):
-                    with m.If((rq_par == x) & (ia == qi.na_op + r)):
-                        m.d.sync += c_off[x][r].eq(c_req_byte[:wshift])
+        for port, idx, op_n, count, first, rows, byte in [
+            (self.a, ia, qi.na_op, qi.na, 0, ca_rows, ca_req_byte),
+            (self.b, ib, qi.nb_op, qi.nb, ca_rows, cb_rows, cb_req_byte),
+        ]:
+            with m.If((~port.req.valid | port.req.ready) & can_load & (idx < count)):
+                for x in range(2):
+                    for r in range(rows):
+                        with m.If((rq_par == x) & (idx == op_n + r)):
+                            m.d.sync += c_off[x][first + r].eq(byte[:wshift])
         # A C row's response is registered as it arrives (data, its byte offset, buffer and row)
         # and shifted, widened and written into the C buffer in the next cycle: the offset
         # selection and the shift and widening are then in separate cycles. The buffer is used
         # two cycles after its last response at the earliest (``full`` is set in the cycle after
-        # it), so the late write is always in time.
-        c_rsp_v = Signal()
-        c_rsp_buf = Signal()
-        c_rsp_row = Signal(range(c_rows))
-        c_rsp_off = Signal(wshift)
-        c_rsp_data = Signal(wbits)
-        c_row_idx = Signal(range(na_max + 1))
-        m.d.comb += c_row_idx.eq(ra - ri.na_op)
-        c_resp_off = Mux(ri.par, select(c_row_idx, c_off[1]), select(c_row_idx, c_off[0]))
-        c_resp_take = self.a.resp.valid & ri_v & ld_free & (ra < ri.na) & (ra >= ri.na_op)
-        m.d.sync += c_rsp_v.eq(c_resp_take)
-        with m.If(c_resp_take):
-            m.d.sync += [
-                c_rsp_buf.eq(ld_buf),
-                c_rsp_row.eq(c_row_idx),
-                c_rsp_off.eq(c_resp_off),
-                c_rsp_data.eq(self.a.resp.payload.data),
-            ]
-        c_in = Signal(32 * tn_)
-        m.d.comb += c_in.eq(c_widen(c_rsp_data >> (c_rsp_off * 8), "cld"))
-        with m.If(c_rsp_v):
-            for x in range(2):
-                for r in range(c_rows):
-                    with m.If((c_rsp_buf == x) & (c_rsp_row == r)):
-                        m.d.sync += cbuf[x][r].eq(c_in)
+        # it), so the late write is always in time. One such path per port, each for its rows.
+        for port, r_idx, op_n, count, first, rows, name in [
+            (self.a, ra, ri.na_op, ri.na, 0, ca_rows, "cld"),
+            (self.b, rb, ri.nb_op, ri.nb, ca_rows, cb_rows, "cldb"),
+        ]:
+            if not rows:
+                continue
+            rsp_v = Signal(name=f"{name}_rsp_v")
+            rsp_buf = Signal(name=f"{name}_rsp_buf")
+            rsp_row = Signal(range(rows), name=f"{name}_rsp_row")
+            rsp_off = Signal(wshift, name=f"{name}_rsp_off")
+            rsp_data = Signal(wbits, name=f"{name}_rsp_data")
+            row_idx = Signal(range(max(na_max, nb_max) + 1), name=f"{name}_row_idx")
+            m.d.comb += row_idx.eq(r_idx - op_n)
+            offs = [c_off[x][first : first + rows] for x in range(2)]
+            resp_off = Mux(ri.par, select(row_idx, offs[1]), select(row_idx, offs[0]))
+            take = port.resp.valid & ri_v & ld_free & (r_idx < count) & (r_idx >= op_n)
+            m.d.sync += rsp_v.eq(take)
+            with m.If(take):
+                m.d.sync += [
+                    rsp_buf.eq(ld_buf),
+                    rsp_row.eq(row_idx),
+                    rsp_off.eq(resp_off),
+                    rsp_data.eq(port.resp.payload.data),
+                ]
+            c_in = Signal(32 * tn_, name=f"{name}_in")
+            m.d.comb += c_in.eq(c_widen(rsp_data >> (rsp_off * 8), name))
+            with m.If(rsp_v):
+                for x in range(2):
+                    for r in range(rows):
+                        with m.If((rsp_buf == x) & (rsp_row == r)):
+                            m.d.sync += cbuf[x][first + r].eq(c_in)
 
         def take_lines(port, r, om, cf8, off, two, count, bufs, lines, name):
             """A response: a whole line (K-contiguous), or the first / second word of a K-value
@@ -578,8 +637,7 @@ class MatrixUnit(wiring.Component):
             )
             c_rblk_n = Mux(e_m, c_rblk + st_c_rblk, c_rblk)
             c_blk_n = Mux(e_n, c_blk + c_cblk, Mux(e_m, c_rblk_n, c_blk))
-            m.d.sync += [c_rblk.eq(c_rblk_n), c_blk.eq(c_blk_n), c_trow.eq(c_blk_n), c_tile.eq(c_blk_n)]
-            m.d.sync += [c_cur.eq(c_blk_n), c_r.eq(0), c_tn.eq(0)]
+            m.d.sync += [c_rblk.eq(c_rblk_n), c_blk.eq(c_blk_n), *cga.block(c_blk_n), *cgb.block(c_blk_n)]
             with m.If(~ld_last_g):
                 m.d.sync += [ld_g.eq(ld_g + 1), ld_k0.eq(ld_k0 + w16)]
             with m.Else():

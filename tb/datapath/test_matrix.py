@@ -240,8 +240,16 @@ def test_rejects_bad_config():
         MatrixUnit(preset("tiny").replace(**{"node.matrix.k": 1}))
 
 
-@pytest.mark.parametrize("name", ["fpga-2x2"])
-def test_matrix(cocotb_run, name, sim):
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("fpga-2x2", {}),
+        # k = 4: 12 tiles in a block of 3 x 4, so port b's C rows start mid-row of tiles (tile 6:
+        # row 1, column 2), which the default preset (port b at the start of a row) does not reach.
+        pytest.param("fpga-2x2", {"node.matrix.k": 4}, marks=pytest.mark.long, id="fpga-2x2-k4"),
+    ],
+)
+def test_matrix(cocotb_run, name, overrides, sim):
     env = (
         {}
         if sim == "verilator"
@@ -252,4 +260,5 @@ def test_matrix(cocotb_run, name, sim):
             "TATAMI_CONTENTION_GEMMS": "4",
         }
     )
-    cocotb_run(design(preset(name)), "tb.datapath.test_matrix", extra_env=env)
+    cfg = preset(name).replace(**overrides) if overrides else preset(name)
+    cocotb_run(design(cfg), "tb.datapath.test_matrix", extra_env=env)
