@@ -91,6 +91,18 @@ def _vector_unit(cfg):
     return VectorUnit(cfg)
 
 
+def _vector_core(cfg):
+    from tatami.hw.datapath.vector_core import VectorCore
+
+    return VectorCore(cfg)
+
+
+def _vector_node(cfg):
+    from tatami.hw.datapath.vector_node import VectorNode
+
+    return VectorNode(cfg)
+
+
 def _core(cfg):
     from tatami.hw.core.core import Core
 
@@ -162,6 +174,12 @@ UNITS: dict[str, Unit] = {
         Unit("matrix_unit", "matrix unit: m*n*k fused BF16 MACs in a ring, SRAM-fed, FP32 C", _matrix_unit),
         Unit("gemm_node", "matrix unit on the banked ECC SRAM (GEMM test and bench top)", _gemm_node),
         Unit("vector_unit", "vector unit: vlen-bit FP32/BF16/INT ops, reductions, conversions", _vector_unit),
+        Unit(
+            "vector_core",
+            "vector unit with decoder, register file, scoreboard and SRAM load/store ports",
+            _vector_core,
+        ),
+        Unit("vector_node", "vector core on the banked ECC SRAM (vector test and bench top)", _vector_node),
         Unit("core", "scalar core: RV32IM + Zicsr, M mode, node.core.threads threads", _core),
         Unit("core_tile", "scalar core on the node SRAM (banked, ECC) + example custom unit", _core_tile),
         Unit("traffic_generator", "per-node synthetic traffic source (BookSim patterns)", _traffic_generator),
