@@ -292,6 +292,8 @@ class Router(wiring.Component):
         consume = [[None] * vcs for _ in range(nports)]  # the front flit leaves without the switch
         csr_req = [[None] * vcs for _ in range(nports)]
         csr_hdr = [[None] * vcs for _ in range(nports)]
+        # (two router stages) the input VC FIFOs whose flits are read in the traversal cycle
+        ffq = [[None] * vcs for _ in range(nports)]
         head_tail = [[None] * vcs for _ in range(nports)]  # the front flit's framing bits
         occ = [[None] * vcs for _ in range(nports)]  # buffer occupancy, thermometer-coded
         # front_nc[i][v][p]: the front flit of input i's VC v asks for output p, credit aside
@@ -394,6 +396,8 @@ class Router(wiring.Component):
                     q, front, head, tail, stored = self._input_fifo(
                         m, nm, qdepth, link, w_en, flags, rm[i][v]
                     )
+                    if isinstance(q, _FrontFifo):
+                        ffq[i][v] = q
                     r_dir = stored[:nports]
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
                     r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
@@ -438,6 +442,8 @@ class Router(wiring.Component):
                     q, front, head, tail, stored = self._input_fifo(
                         m, nm, qdepth, link, w_en, flags, rm[i][v]
                     )
+                    if isinstance(q, _FrontFifo):
+                        ffq[i][v] = q
                     r_dir, r_bad, r_csr = stored[:nports], stored[nports], stored[nports + 1]
                     m.d.comb += ready.eq(q.r_rdy)
                     m.d.comb += [misroute.eq(r_bad), drop_head.eq(head & r_bad)]
@@ -517,6 +523,11 @@ class Router(wiring.Component):
                     take = Signal(name=f"csr_take_{nm}")
                     m.d.sync += take.eq(csr_grant[i][v])
                     csr_req[i][v] = ready & ~eating & is_csr & ~take
+                    if ffq[i][v] is not None:
+                        # The register write reads the head from the traversal port, which shows
+                        # the front except in the cycle after a pop: it waits that cycle out.
+                        csr_hdr[i][v] = ffq[i][v].t_data
+                        csr_req[i][v] = csr_req[i][v] & ~ffq[i][v].popped
                     m.d.comb += cons.eq(ready & (eating | drop_head | take))
                 else:
                     csr_req[i][v] = ready & ~eating & is_csr
@@ -772,7 +783,18 @@ class Router(wiring.Component):
             st_flit = []
             for i in range(nports):
                 r = Signal(fb + 2, name=f"st_flit_{PORT_NAMES[i]}")
-                m.d.sync += r.eq(sel_flit[i])
+                if all(q is not None for q in ffq[i]):
+                    # FIFO buffers: the chosen VC is registered and its flit read from the LUT RAM
+                    # in the traversal cycle (``_FrontFifo.t_data``), so the grant drives a few
+                    # select bits, not the flit's width (the routed noc-tester's critical path
+                    # was that fan-out: 10.9 ns of wire).
+                    st_vc = Signal(vcs, name=f"st_vc_{PORT_NAMES[i]}")
+                    m.d.sync += st_vc.eq(Cat(*[Cat(*chosen[i][v]).any() for v in range(vcs)]))
+                    m.d.comb += r.eq(
+                        _or_all([ffq[i][v].t_data & st_vc[v].replicate(fb + 2) for v in range(vcs)])
+                    )
+                else:
+                    m.d.sync += r.eq(sel_flit[i])
                 st_flit.append(r)
         pending = [[Const(0)] * vcs for _ in range(nports)]  # granted, not yet on the link (probe)
         for p in range(nports):
@@ -1094,7 +1116,9 @@ class _FrontFifo:
     signal of the cycle -- only picks the front's next value. Same interface as ``SyncFIFO``
     (``w_en``, ``w_data``, ``w_rdy``, ``r_en``, ``r_data``, ``r_rdy``, ``level``) plus ``w_flags``
     and ``front`` (the front flit's flags, valid while ``r_rdy``); the caller keeps writes within
-    ``w_rdy`` (credits)."""
+    ``w_rdy`` (credits). ``t_data`` is a second read, from the pointer as it was a cycle ago: the
+    flit popped last cycle (``popped``), else the front; the traversal cycle reads the flit there,
+    so no flit register and no grant-driven flit multiplexer sit in the allocation cycle."""
 
     def __init__(self, m, nm, depth, width, nflags):
         self.w_en, self.r_en = Signal(name=f"ff_w_en_{nm}"), Signal(name=f"ff_r_en_{nm}")
@@ -1107,6 +1131,9 @@ class _FrontFifo:
         mem = Memory(shape=width, depth=depth, init=[])
         m.submodules[f"buf_{nm}"] = mem
         wp, rp = mem.write_port(), mem.read_port(domain="comb")
+        tp = mem.read_port(domain="comb")
+        self.t_data = Signal(width, name=f"ff_t_data_{nm}")
+        self.popped = Signal(name=f"ff_popped_{nm}")
         produce = Signal(range(depth), name=f"ff_produce_{nm}")
         consume = Signal(range(depth), name=f"ff_consume_{nm}")
         consume1 = Signal(range(depth), init=1 % depth, name=f"ff_consume1_{nm}")  # consume + 1
@@ -1121,6 +1148,12 @@ class _FrontFifo:
             rp.addr.eq(consume),
             self.r_data.eq(rp.data),
         ]
+        # ``t_data``: the entry at last cycle's ``consume`` -- after a pop the flit that left, for
+        # the traversal cycle; otherwise the front (as ``r_data``). Its slot cannot be rewritten
+        # before the traversal cycle has read it (a write in that cycle lands at its end).
+        last = Signal(range(depth), name=f"ff_last_{nm}")
+        m.d.sync += [last.eq(consume), self.popped.eq(do_read)]
+        m.d.comb += [tp.addr.eq(last), self.t_data.eq(tp.data)]
         with m.If(self.w_en):
             m.d.sync += [produce.eq(_incr(produce, depth)), flags[produce].eq(self.w_flags)]
         with m.If(do_read):
