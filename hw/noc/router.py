@@ -17,8 +17,10 @@ which drives the next link. See docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
 router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; the input
-arbiter is then over the VCs). With two router stages the grants and each input's chosen flit are
-registered and the crossbar runs the next cycle (three cycles per hop); the front flit's flags sit
+arbiter is then over the VCs). With two router stages the grants are registered and the crossbar
+runs the next cycle (three cycles per hop), from each input's chosen flit registered at grant time
+(look-past buffers) or read from its VC's LUT RAM in that cycle (FIFO buffers, by the registered VC
+choice: no flit is selected in the allocation cycle); the front flit's flags sit
 in registers (:class:`_FrontFifo`), ``has_credit`` is a register and CSR writes are registered, so
 allocation starts and ends at flip-flops: the ``fpga-2x2`` router. See docs/noc.md, "The FPGA
 router".
@@ -749,9 +751,14 @@ class Router(wiring.Component):
                     with m.Elif(age[i][v] != age_max):
                         m.d.sync += age[i][v].eq(age[i][v] + 1)
 
-        # Each input's chosen flit (AND-OR over its VCs and entries), then the crossbar.
+        # Each input's chosen flit (AND-OR over its VCs and entries), then the crossbar. (Not with
+        # FIFO buffers and two stages: the traversal cycle reads the flit itself, below.)
+        two_stage = noc.router_stages == 2
         sel_flit = []
         for i in range(nports):
+            if two_stage and noc.buffers == "fifo":
+                sel_flit.append(None)
+                continue
             terms = []
             for v in range(vcs):
                 for j, ent in enumerate(entries[i][v]):
@@ -778,7 +785,6 @@ class Router(wiring.Component):
         # and each input's granted flit are registered (``st_*``) and the crossbar runs from them
         # in the next cycle; credits and ``busy`` are updated at grant time either way, so the next
         # allocation sees them.
-        two_stage = noc.router_stages == 2
         if two_stage:
             st_flit = []
             for i in range(nports):
