@@ -80,6 +80,7 @@ def build(
     baud: int = 115200,
     out_dir: str | Path | None = None,
     seed: int = 1,
+    pnr_opts: tuple[str, ...] = (),
     do_build: bool = True,
     progress=print,
 ) -> dict:
@@ -133,6 +134,10 @@ def build(
         # router2 (negotiated congestion): the default router1 routed a few thousand of the full
         # noc-tester top's 161k arcs in 10 minutes.
         pnr_cmd += ["--router", "router2"]
+    # Extra nextpnr options (e.g. ``--placer-heap-beta 0.6`` to spread a congested placement);
+    # recorded in the report so a build can be repeated.
+    pnr_cmd += list(pnr_opts)
+    report["pnr_opts"] = list(pnr_opts)
 
     def run(step, cmd, log, what):
         t = time.perf_counter()

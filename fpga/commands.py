@@ -38,6 +38,14 @@ def register(commands):
     q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's)")
     q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     q.add_argument(
+        "--pnr-opt",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="extra nextpnr argument, repeatable; use the = form for values that start with a dash "
+        "(e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
+    )
+    q.add_argument(
         "--parts",
         action="store_true",
         help="also place the bridge, endpoint and router out of context (mesh-bridge size estimate)",
@@ -60,6 +68,14 @@ def _build_args(commands, q):
     q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's clock_hz)")
     q.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
     q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    q.add_argument(
+        "--pnr-opt",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="extra nextpnr argument, repeatable; use the = form for values that start with a dash "
+        "(e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
+    )
     q.add_argument(
         "--out", default=None, help="build directory (default build/fpga/<board>-<design>-<config>-<freq>)"
     )
@@ -94,6 +110,7 @@ def build(commands, args) -> int:
             baud=args.baud,
             out_dir=args.out,
             seed=args.seed,
+            pnr_opts=tuple(args.pnr_opt),
             do_build=not args.elaborate_only,
         )
     except TimingError as e:
@@ -176,7 +193,9 @@ def bench(commands, args) -> int:
     commit = _commit()  # what the build elaborates (the tree may change while it runs)
     t = time.perf_counter()
     try:
-        report = run_build(b.name, cfg, args.design, freq_mhz=freq, seed=args.seed)
+        report = run_build(
+            b.name, cfg, args.design, freq_mhz=freq, seed=args.seed, pnr_opts=tuple(args.pnr_opt)
+        )
     except TimingError as e:
         print(e)
         report = json.loads((Path(_out_of(e)) / "tatami-report.json").read_text())
@@ -190,6 +209,7 @@ def bench(commands, args) -> int:
         f"tatami fpga build --board {b.name} --config {args.config} --design {args.design} --freq {freq:g}"
         + "".join(f" --set {s}" for s in args.set)
         + (f" --seed {args.seed}" if args.seed != 1 else "")
+        + "".join(f" --pnr-opt={o}" for o in args.pnr_opt)
     )
     print(_summary(report))
     out = Path(args.out)

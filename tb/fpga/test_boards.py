@@ -119,3 +119,59 @@ def test_largest_mesh_estimate():
     parts = {"bridge": {"luts": 2000}, "router": {"luts": 3500}, "endpoint": {"luts": 500}}
     r = largest_mesh(parts, 83640)
     assert r["mesh"] == "4x4" and r["estimated_luts"] == 2000 + 16 * 4000
+
+
+def _fake_tools(tmp_path, monkeypatch, achieved_mhz):
+    """Stand-ins for Yosys, nextpnr and ecppack: they log their arguments, and the fake nextpnr
+    writes a report with one clock at ``achieved_mhz``."""
+    import json
+    import os
+    import stat
+    import sys
+
+    log = tmp_path / "calls.txt"
+    report = {
+        "utilization": {"TRELLIS_COMB": {"used": 100, "available": 83640}},
+        "fmax": {"clk$glb_clk": {"achieved": achieved_mhz, "constraint": 40.0}},
+    }
+    body = f"""#!{sys.executable}
+import json, pathlib, sys
+with open({str(log)!r}, "a") as f:
+    f.write(pathlib.Path(sys.argv[0]).name + " " + " ".join(sys.argv[1:]) + "\\n")
+if "--report" in sys.argv:
+    pathlib.Path(sys.argv[sys.argv.index("--report") + 1]).write_text({json.dumps(json.dumps(report))})
+if "--bit" in sys.argv:
+    pathlib.Path(sys.argv[sys.argv.index("--bit") + 1]).write_bytes(b"bit")
+"""
+    for tool, var in (("yosys", "YOSYS"), ("nextpnr-ecp5", "NEXTPNR_ECP5"), ("ecppack", "ECPPACK")):
+        exe = tmp_path / f"fake-{tool}"
+        exe.write_text(body)
+        exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv(var, str(exe))
+    assert os.environ["NEXTPNR_ECP5"].endswith("fake-nextpnr-ecp5")
+    return log
+
+
+@pytest.mark.parametrize("achieved", [41.5, 39.0])
+def test_build_passes_nextpnr_options_and_checks_timing(achieved, tmp_path, monkeypatch):
+    """The flow's steps with stand-in tools: ``pnr_opts`` reach nextpnr's command line after the
+    flow's own options and are recorded; a clock under its constraint raises TimingError and packs
+    no bitstream, one at or over it packs one."""
+    from tatami.fpga.build import TimingError
+
+    log = _fake_tools(tmp_path, monkeypatch, achieved)
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "noc.routing": "table"})
+    out = tmp_path / "build"
+    opts = ("--placer-heap-beta", "0.6")
+    kw = dict(freq_mhz=40, out_dir=out, pnr_opts=opts, progress=lambda s: None)
+    if achieved < 40:
+        with pytest.raises(TimingError, match="no bitstream"):
+            build("ulx3s-85f", cfg, "mesh-bridge", **kw)
+        assert not (out / "tatami.bit").exists()
+    else:
+        r = build("ulx3s-85f", cfg, "mesh-bridge", **kw)
+        assert r["timing_met"] and r["pnr_opts"] == list(opts) and (out / "tatami.bit").exists()
+    calls = log.read_text().splitlines()
+    pnr = next(c.split() for c in calls if c.startswith("fake-nextpnr-ecp5"))
+    assert pnr[-2:] == list(opts) and "--router" in pnr and "--quiet" not in pnr
+    assert any(c.startswith("fake-ecppack") for c in calls) == (achieved >= 40)
