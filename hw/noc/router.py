@@ -404,7 +404,7 @@ class Router(wiring.Component):
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
                     r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
                     # A head may go only once its verdict is known (the framing check).
-                    verdict, credit_back = self._framing(m, link, w_en, q, nm, rm[i][v], tail, qdepth)
+                    verdict, credit_back, owed = self._framing(m, link, w_en, q, nm, rm[i][v], tail, qdepth)
                     m.d.comb += ready.eq(q.r_rdy & (~head | verdict.r_rdy))
                     local_credit[v] = credit_back
                     mismatch = verdict.front[0] if noc.router_stages == 2 else verdict.r_data[0]
@@ -428,6 +428,7 @@ class Router(wiring.Component):
                     buf[i][v] = SimpleNamespace(
                         w_en=w_en, w_data=w_data, w_rdy=q.w_rdy, w_pos=q.level - rm[i][v], want=r_dir
                     )
+                    buf[i][v].owed = owed
                     shift = None
                 elif noc.buffers == "fifo":
                     # A FIFO in LUT RAM, read from its registered pointer: only the front flit may
@@ -506,9 +507,18 @@ class Router(wiring.Component):
                     entries[i][v] = [Cat(lp.data[j], lp.head[j], lp.tail[j]) for j in range(qdepth)]
                     shift = lp.shift
                     buf[i][v] = SimpleNamespace(w_en=w_en, w_data=w_data, w_rdy=lp.w_rdy, w_pos=lp.w_pos)
+                    buf[i][v].level, buf[i][v].valid = lp.count, lp.valid
+                    buf[i][v].dirs = [*lp.dir, last_dir]
 
                 buf[i][v].shift = shift
                 buf[i][v].lp = None if shift is None else lp
+                if shift is None:
+                    # (formal invariants) the buffer's level, and every stored route: the FIFO's
+                    # flags when they are registers (a SyncFIFO keeps them in memory, out of reach)
+                    buf[i][v].level = q.level
+                    buf[i][v].dirs = None
+                    if ffq[i][v] is not None:
+                        buf[i][v].dirs = [f[2 : 2 + nports] for f in (*q.flags, q.front)] + [last_dir]
                 # Occupancy as a thermometer code (bit j: more than j flits), for the allocator's
                 # longest-queue-first priority (look-past routers).
                 if shift is not None:
@@ -803,6 +813,7 @@ class Router(wiring.Component):
                     m.d.sync += r.eq(sel_flit[i])
                 st_flit.append(r)
         pending = [[Const(0)] * vcs for _ in range(nports)]  # granted, not yet on the link (probe)
+        st_grants, st_sends = [None] * nports, [None] * nports  # (probes)
         for p in range(nports):
             link = outs[p]
             og = final_og[p]
@@ -819,6 +830,7 @@ class Router(wiring.Component):
                 st_send = Signal(vcs, name=f"st_send_{PORT_NAMES[p]}")
                 m.d.sync += [st_og.eq(Cat(*og)), st_send.eq(Cat(*send))]
                 pending[p] = [st_send[v] for v in range(vcs)]
+                st_grants[p], st_sends[p] = st_og, st_send
                 flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
                 m.d.comb += flit.eq(_or_all([st_flit[i] & st_og[i].replicate(fb + 2) for i in range(nports)]))
                 out_valid, out_send = st_og.any(), [st_send[v] for v in range(vcs)]
@@ -896,6 +908,9 @@ class Router(wiring.Component):
             busy=busy,
             pending=pending,
             stages=noc.router_stages,
+            credit_nz=credit_reg,
+            st_grant=st_grants,
+            st_send=st_sends,
         )
         return m
 
@@ -977,7 +992,7 @@ class Router(wiring.Component):
             m.d.sync += owed.eq(owed + 1)
         with m.Elif(~w_en & give):
             m.d.sync += owed.eq(owed - 1)
-        return verdict, give
+        return verdict, give, owed
 
     def _admission(self, m, hdr, v, per_class, head_route, table_mode, mismatch):
         """Drop decision for the head flit at local VC ``v``: (bad, one-hot first reason)."""
@@ -1082,6 +1097,7 @@ class _LookPastBuffer:
         self.valid = [Signal(name=f"lp_valid_{nm}_{j}") for j in range(depth)]
         rm = self.shift[depth - 1]
         count = Signal(range(depth + 1), name=f"lp_count_{nm}")  # (probe only)
+        self.count = count
         m.d.comb += count.eq(sum(self.valid))
         self.w_rdy = Signal(name=f"lp_w_rdy_{nm}")
         self.w_pos = Signal(range(depth + 1), name=f"lp_w_pos_{nm}")
@@ -1144,6 +1160,7 @@ class _FrontFifo:
         consume = Signal(range(depth), name=f"ff_consume_{nm}")
         consume1 = Signal(range(depth), init=1 % depth, name=f"ff_consume1_{nm}")  # consume + 1
         flags = Array(Signal(nflags, name=f"ff_flags_{nm}_{j}") for j in range(depth))
+        self.flags = list(flags)  # (formal probe: every slot's flags)
         do_read = self.r_en  # (the router pops only a ready FIFO)
         m.d.comb += [
             self.w_rdy.eq(self.level != depth),

@@ -33,6 +33,23 @@ Properties (``Assert``)
     wait
         (``live=True``) Every input VC's oldest flit is served (switched or dropped) within
         ``bound`` cycles of reaching the front (XY routing, prompt credits, 1-flit packets).
+
+Strengthening invariants (``invariants=True``, for k-induction): facts about the router's state
+that hold in every reachable state and make ``credits`` and ``route`` inductive -- without them the
+induction step may start from states reset never reaches (a stored route to a missing port, a
+credit counter out of step with the flits in flight).
+    credits
+        Per link input VC: the sender's credits + the flits in the buffer + the credit on its way
+        back = ``vc_depth``. Per local input VC: the sender's credits + the credit on its way back
+        + ``owed`` = ``vc_depth``, and the buffer's level + ``vc_depth - owed`` fits the buffer.
+        Buffer levels stay within their depth; a look-past buffer's valid bits are a thermometer.
+        Per output (two stages): the registered credit flag is ``credit != 0``; at most one VC is
+        in the traversal stage, and exactly when a grant is.
+    route
+        Every stored route (each buffer slot's flags, the front's, each VC's last head route)
+        names no port missing at this router, and (two stages) no grant in the traversal stage
+        does. Needs the flags in registers: the FIFO router's; the look-past router's local
+        SyncFIFO keeps them in memory.
 """
 
 from __future__ import annotations
@@ -74,7 +91,9 @@ class RouterHarness(Elaboratable):
     """Router plus environment plus the chosen properties; ``inputs`` lists the free signals (the
     top-level ports of the generated design)."""
 
-    def __init__(self, cfg: TatamiConfig, props=PROPERTIES, *, live=False, bound=8, mutation=None):
+    def __init__(
+        self, cfg: TatamiConfig, props=PROPERTIES, *, live=False, bound=8, mutation=None, invariants=False
+    ):
         unknown = set(props) - set(PROPERTIES)
         if unknown:
             raise ValueError(f"unknown properties {sorted(unknown)}; known: {', '.join(PROPERTIES)}")
@@ -84,6 +103,7 @@ class RouterHarness(Elaboratable):
         self.props = tuple(props)
         self.live = live
         self.bound = bound
+        self.invariants = invariants
         self.dut = Router(cfg, _mutation=mutation)
         self.dut._MustUse__silence = True  # elaborated by hand below (for its probes), not as a submodule
         self.inputs = []
@@ -170,6 +190,19 @@ class RouterHarness(Elaboratable):
                 if "credits" in self.props:
                     b = pr.buf[i][v]
                     m.d.comb += [Assert(cred <= depth), Assert(~(b.w_en & ~b.w_rdy))]
+                    if self.invariants:
+                        qdepth = dut.input_depth(cfg, i)
+                        back = link.credit[v]
+                        m.d.comb += Assert(b.level <= qdepth)
+                        if getattr(b, "owed", None) is not None:
+                            m.d.comb += [
+                                Assert(cred + back + b.owed == depth),
+                                Assert(b.level + depth - b.owed <= qdepth),
+                            ]
+                        else:
+                            m.d.comb += Assert(cred + b.level + back == depth)
+                        for j in range(len(getattr(b, "valid", ())) - 1):
+                            m.d.comb += Assert(~b.valid[j + 1] | b.valid[j])
 
         # ----- downstream receivers ------------------------------------------------------------
         for p, link in enumerate(outs):
@@ -188,6 +221,13 @@ class RouterHarness(Elaboratable):
                     # does a flit granted but still in the traversal stage (two router stages).
                     m.d.comb += Assert(pr.credit[p][v] + held + arrive + pr.pending[p][v] == depth)
             m.d.comb += link.credit.eq(back)
+            if "credits" in self.props and self.invariants and pr.stages == 2:
+                st_send = pr.st_send[p]
+                m.d.comb += [
+                    Assert(st_send.any() == pr.st_grant[p].any()),
+                    Assert((st_send & (st_send - 1)) == 0),  # at most one VC
+                ]
+                m.d.comb += [Assert(pr.credit_nz[p][v] == (pr.credit[p][v] != 0)) for v in range(vcs)]
             if "route" in self.props:
                 missing = {
                     Port.N.value: y == 0,
@@ -197,6 +237,18 @@ class RouterHarness(Elaboratable):
                 }.get(p)
                 if missing is not None:
                     m.d.comb += Assert(~(link.valid & missing))
+                    if self.invariants:
+                        for i in range(nports):
+                            for v in range(vcs):
+                                dirs = pr.buf[i][v].dirs
+                                if dirs is None:
+                                    raise ValueError(
+                                        f"route invariants need the stored routes in registers; input "
+                                        f"{PORT_NAMES[i]} VC {v} keeps them in memory (a SyncFIFO)"
+                                    )
+                                m.d.comb += [Assert(~(d[p] & missing)) for d in dirs]
+                        if pr.stages == 2:
+                            m.d.comb += Assert(~(pr.st_grant[p].any() & missing))
 
         # ----- tagging: the n-th flit into (i, v) leaves (i, v) once, unchanged, to its output ----
         if "tag" in self.props:
