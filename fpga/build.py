@@ -85,7 +85,9 @@ def build(
     progress=print,
 ) -> dict:
     """Build ``design_name`` for ``cfg`` on a board. Returns the report (also written to
-    ``<out_dir>/report.json``); raises :class:`TimingError` when timing is not met."""
+    ``<out_dir>/report.json``); raises :class:`TimingError` when timing is not met. ``pnr_opts``
+    are extra nextpnr arguments; when given they replace the design's own
+    (:attr:`FpgaDesign.pnr_opts`)."""
     from tatami.hw.common import hier
 
     from .board_top import BoardTop
@@ -134,10 +136,11 @@ def build(
         # router2 (negotiated congestion): the default router1 routed a few thousand of the full
         # noc-tester top's 161k arcs in 10 minutes.
         pnr_cmd += ["--router", "router2"]
-    # Extra nextpnr options (e.g. ``--placer-heap-beta 0.6`` to spread a congested placement);
-    # recorded in the report so a build can be repeated.
-    pnr_cmd += list(pnr_opts)
-    report["pnr_opts"] = list(pnr_opts)
+    # Extra nextpnr options (e.g. ``--placer-heap-beta 0.6`` to spread a congested placement):
+    # the design's own unless the caller gives some; recorded in the report.
+    opts = list(pnr_opts) if pnr_opts else list(d.pnr_opts)
+    pnr_cmd += opts
+    report["pnr_opts"] = opts
 
     def run(step, cmd, log, what):
         t = time.perf_counter()

@@ -42,8 +42,8 @@ def register(commands):
         action="append",
         default=[],
         metavar="OPT",
-        help="extra nextpnr argument, repeatable; use the = form for values that start with a dash "
-        "(e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
+        help="extra nextpnr argument, repeatable; replaces the design's own (noc-tester: "
+        "--placer-heap-beta 0.7); use the = form (e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
     )
     q.add_argument(
         "--parts",
@@ -73,8 +73,8 @@ def _build_args(commands, q):
         action="append",
         default=[],
         metavar="OPT",
-        help="extra nextpnr argument, repeatable; use the = form for values that start with a dash "
-        "(e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
+        help="extra nextpnr argument, repeatable; replaces the design's own (noc-tester: "
+        "--placer-heap-beta 0.7); use the = form (e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
     )
     q.add_argument(
         "--out", default=None, help="build directory (default build/fpga/<board>-<design>-<config>-<freq>)"
