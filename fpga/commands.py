@@ -36,6 +36,19 @@ def register(commands):
     q.add_argument("--board", "-b", default="ulx3s-85f")
     q.add_argument("--design", "-d", default="noc-tester", help="design (default noc-tester)")
     q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's)")
+    _pnr_args(q)
+    q.add_argument(
+        "--parts",
+        action="store_true",
+        help="also place the bridge, endpoint and router out of context (mesh-bridge size estimate)",
+    )
+    q.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS})")
+    commands.add_config_args(q)
+    q.set_defaults(func=lambda args: bench(commands, args))
+
+
+def _pnr_args(q):
+    """The place-and-route arguments of ``fpga build`` and ``bench fpga``."""
     q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     q.add_argument(
         "--pnr-opt",
@@ -45,14 +58,6 @@ def register(commands):
         help="extra nextpnr argument, repeatable; replaces the design's own (noc-tester: "
         "--placer-heap-beta 0.7); use the = form (e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
     )
-    q.add_argument(
-        "--parts",
-        action="store_true",
-        help="also place the bridge, endpoint and router out of context (mesh-bridge size estimate)",
-    )
-    q.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS})")
-    commands.add_config_args(q)
-    q.set_defaults(func=lambda args: bench(commands, args))
 
 
 def _build_args(commands, q):
@@ -67,15 +72,7 @@ def _build_args(commands, q):
     q.add_argument("--design", "-d", default="mesh-bridge", help="design: mesh-bridge, noc-tester")
     q.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the config's clock_hz)")
     q.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
-    q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
-    q.add_argument(
-        "--pnr-opt",
-        action="append",
-        default=[],
-        metavar="OPT",
-        help="extra nextpnr argument, repeatable; replaces the design's own (noc-tester: "
-        "--placer-heap-beta 0.7); use the = form (e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
-    )
+    _pnr_args(q)
     q.add_argument(
         "--out", default=None, help="build directory (default build/fpga/<board>-<design>-<config>-<freq>)"
     )
