@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from tatami.config import TatamiConfig
-from tatami.hw.mem.ports import SramPortSignature
+from tatami.hw.mem.ports import SramPortSignature, inject_layout
 from tatami.hw.mem.sram import Sram
 
 from .descriptors import MATRIX_DESCRIPTOR
@@ -19,7 +19,8 @@ __all__ = ["GemmNode"]
 class GemmNode(wiring.Component):
     """:class:`~tatami.hw.datapath.matrix.MatrixUnit` with A on SRAM port ``load0``, B on
     ``load1`` and C on ``store0`` of a :class:`~tatami.hw.mem.sram.Sram`; the network ports are
-    the way in and out for data (as the NI will use them), the core port is idle.
+    the way in and out for data (as the NI will use them), the core port is idle and ``inject``
+    is the SRAM's error-injection hook.
 
     Parameters
     ----------
@@ -31,6 +32,7 @@ class GemmNode(wiring.Component):
     done : Out(stream.Signature(DONE_LAYOUT))
     net_wr, net_rd : In(SramPortSignature(cfg))
         The SRAM's network write and read ports.
+    inject : In(stream.Signature(inject_layout(cfg)))
     ecc_corrected, ecc_detected : Out(32)
     """
 
@@ -44,6 +46,7 @@ class GemmNode(wiring.Component):
                 "done": Out(stream.Signature(DONE_LAYOUT)),
                 "net_wr": In(SramPortSignature(cfg)),
                 "net_rd": In(SramPortSignature(cfg)),
+                "inject": In(stream.Signature(inject_layout(cfg))),
                 "ecc_corrected": Out(32),
                 "ecc_detected": Out(32),
             }
@@ -60,10 +63,10 @@ class GemmNode(wiring.Component):
         connect(m, mx.done, flipped(self.done))
         connect(m, flipped(self.net_wr), sram.net_wr)
         connect(m, flipped(self.net_rd), sram.net_rd)
+        connect(m, flipped(self.inject), sram.inject)
         m.d.comb += [
             sram.core.req.valid.eq(0),
             sram.core.resp.ready.eq(1),
-            sram.inject.valid.eq(0),
             self.ecc_corrected.eq(sram.ecc_corrected),
             self.ecc_detected.eq(sram.ecc_detected),
         ]

@@ -20,9 +20,11 @@ from .descriptors import MATRIX_DESCRIPTOR
 
 __all__ = ["DONE_LAYOUT", "MatrixUnit", "block_shape"]
 
-#: What the unit reports when an operation ends: its cycle count and stall breakdown.
+#: What the unit reports when an operation ends: its cycle count and stall breakdown, ``error``
+#: (the descriptor was rejected) and ``uncorrectable`` (an SRAM read of this operation, of A, B
+#: or C, returned an uncorrectable ECC error: C is not to be trusted).
 DONE_LAYOUT = data.StructLayout(
-    {"cycles": 32, "compute": 32, "stall_operand": 32, "stall_writeback": 32, "error": 1}
+    {"cycles": 32, "compute": 32, "stall_operand": 32, "stall_writeback": 32, "error": 1, "uncorrectable": 1}
 )
 
 
@@ -81,6 +83,15 @@ class MatrixUnit(wiring.Component):
     per store request; a row that covers a 64-bit lane only in part (BF16, CFloat8, or N ragged)
     is a read-modify-write of its word on the same port.
 
+    ECC: an uncorrectable error in any word the unit reads (A, B, or C when accumulating or in a
+    read-modify-write) sets ``uncorrectable`` in ``done``; the operation runs to its end. The
+    unit reads whole words, and a partial block's whole span of lines (a K-contiguous operand's
+    lines past its last row or column, C's rows past its last when accumulating): an error there
+    is reported too, though no result depends on it. A
+    read-modify-write whose read was uncorrectable is not written back: re-encoding the merged
+    word would give its corrupt bytes fresh check bits, so the word keeps its error and every
+    later read of it reports it again.
+
     RTL limits (the golden model takes any descriptor; a descriptor outside them ends at once with
     ``error``): one of A's (and B's) strides is the element size and the other a multiple of the
     word size, the base too when the K stride is the element size; C's column stride is its
@@ -97,7 +108,8 @@ class MatrixUnit(wiring.Component):
         A descriptor (the core's ``mx.start``, or a test driver); accepted when idle.
     done : Out(stream.Signature(DONE_LAYOUT))
         One per descriptor, when the last C write has been acknowledged: total cycles, cycles
-        computing, cycles stalled waiting for operands and for write-back, and ``error``.
+        computing, cycles stalled waiting for operands and for write-back, ``error`` and
+        ``uncorrectable``.
     a, b : Out(SramPortSignature(cfg))
         SRAM load ports for A and B (and C's rows when accumulating, half on each).
     c : Out(SramPortSignature(cfg))
@@ -157,6 +169,7 @@ class MatrixUnit(wiring.Component):
         d = Signal(MATRIX_DESCRIPTOR)
         running = Signal()
         error = Signal()
+        uncorrectable = Signal()  # sticky for the operation: an SRAM read returned an ECC error
         m.d.comb += self.busy.eq(running)
 
         fa, fb = d.a.format, d.b.format
@@ -595,6 +608,9 @@ class MatrixUnit(wiring.Component):
         a_take = ri_v & ld_free & (ra < ri.na)
         b_take = ri_v & ld_free & (rb < ri.nb)
         m.d.comb += [self.a.resp.ready.eq(a_take), self.b.resp.ready.eq(b_take)]
+        for port, take in ((self.a, a_take), (self.b, b_take)):
+            with m.If(port.resp.valid & take & port.resp.payload.uncorrectable):
+                m.d.sync += uncorrectable.eq(1)
         with m.If(self.a.resp.valid & a_take):
             m.d.sync += ra.eq(ra + 1)
             ri_a_n = Mux(ri.a_two, n_om, w16)
@@ -1004,17 +1020,20 @@ class MatrixUnit(wiring.Component):
             ]
 
         # The kind of every request in flight (1: a read), in order, to route its response; and
-        # the read data of read-modify-writes, in order.
+        # the read data of read-modify-writes, in order, with their uncorrectable flag on top.
         kinds = fifo.SyncFIFOBuffered(width=1, depth=16)
-        rdata = fifo.SyncFIFOBuffered(width=wbits, depth=wq)
+        rdata = fifo.SyncFIFOBuffered(width=wbits + 1, depth=wq)
         m.submodules.wb_kinds = kinds
         m.submodules.wb_rdata = rdata
+        c_read_resp = self.c.resp.valid & kinds.r_data[0]
         m.d.comb += [
             self.c.resp.ready.eq(1),
             kinds.r_en.eq(self.c.resp.valid),
-            rdata.w_en.eq(self.c.resp.valid & kinds.r_data[0]),
-            rdata.w_data.eq(self.c.resp.payload.data),
+            rdata.w_en.eq(c_read_resp),
+            rdata.w_data.eq(Cat(self.c.resp.payload.data, self.c.resp.payload.uncorrectable)),
         ]
+        with m.If(c_read_resp & self.c.resp.payload.uncorrectable):
+            m.d.sync += uncorrectable.eq(1)
 
         # Read side: the row at ``q_rd``; one that needs no read is passed at once.
         rd_pending = q_unread != 0
@@ -1030,20 +1049,23 @@ class MatrixUnit(wiring.Component):
         head_partial = select(q_head, q_partial)
         head_new = select(q_head, q_new)
         head_bit_en = select(q_head, q_bit_en)
-        merged = (rdata.r_data & ~head_bit_en) | (head_new & head_bit_en)
+        merged = (rdata.r_data[:wbits] & ~head_bit_en) | (head_new & head_bit_en)
         m.d.comb += want_write.eq(head_ready & (~head_partial | rdata.r_rdy))
+        # A read-modify-write whose read was uncorrectable is dropped (the word keeps its error).
+        drop = want_write & head_partial & rdata.r_data[wbits]
+        do_write = want_write & ~drop
 
         m.d.comb += [
-            self.c.req.valid.eq((want_write | want_read) & kinds.w_rdy),
+            self.c.req.valid.eq((do_write | (want_read & ~want_write)) & kinds.w_rdy),
             self.c.req.payload.addr.eq(Mux(want_write, select(q_head, q_addr), rd_addr)),
-            self.c.req.payload.write.eq(want_write),
+            self.c.req.payload.write.eq(do_write),
             self.c.req.payload.lanes.eq(select(q_head, q_lanes)),
             self.c.req.payload.data.eq(Mux(head_partial, merged, head_new)),
             kinds.w_en.eq(self.c.req.valid & self.c.req.ready),
-            kinds.w_data.eq(~want_write),
+            kinds.w_data.eq(~do_write),
         ]
         c_acc = self.c.req.valid & self.c.req.ready
-        wrote = c_acc & want_write
+        wrote = (c_acc & do_write) | drop
         read_issued = (c_acc & ~want_write) | rd_pass
         m.d.comb += rdata.r_en.eq(wrote & head_partial)
         with m.If(wrote):
@@ -1071,6 +1093,7 @@ class MatrixUnit(wiring.Component):
             self.done.payload.stall_operand.eq(st_op),
             self.done.payload.stall_writeback.eq(st_wb),
             self.done.payload.error.eq(error),
+            self.done.payload.uncorrectable.eq(uncorrectable),
         ]
         with m.If(running):
             m.d.sync += cycles.eq(cycles + 1)
@@ -1084,6 +1107,7 @@ class MatrixUnit(wiring.Component):
             m.d.sync += [
                 d.eq(dv),
                 error.eq(bad),
+                uncorrectable.eq(0),
                 running.eq(~bad),
                 done_valid.eq(bad),
                 ld_active.eq(~bad),

@@ -3,8 +3,8 @@ BF16 and CFloat8 operands, A row- or column-major and B row-major or given as B^
 two modes), C in FP32, BF16 or CFloat8 with every rounding, overwritten or
 accumulated, bit-exact (the bytes around C's elements must survive too); edge values (NaN,
 infinities, CFloat8 saturation); K split into two descriptors; utilization of K = 256 GEMMs (both
-layouts, converted and accumulated C);
-descriptors outside the RTL limits end with an error."""
+layouts, converted and accumulated C); ECC errors injected in A, B and C (corrected, or reported
+and never laundered); descriptors outside the RTL limits end with an error."""
 
 import copy
 import random
@@ -13,10 +13,13 @@ import cocotb
 import pytest
 
 from tatami.config import preset
+from tatami.hw.datapath.descriptors import MATRIX_CODEC
 from tatami.hw.datapath.matrix import MatrixUnit, block_shape
 from tatami.hw.fpu.layouts import FpFormat, RoundMode
+from tatami.hw.mem.ports import stored_lane_bits
 from tatami.sim.benches.datapath_gemm import ESIZE, Node, check_gemm, design, make_gemm, run_checked
 from tatami.sim.cocotb_env import StreamSink, clock_and_reset, knob
+from tatami.sim.datapath.matrix import MatrixModel
 
 IN_FORMATS = [FpFormat.BF16, FpFormat.CF8_143, FpFormat.CF8_152]
 OUT_FORMATS = [FpFormat.FP32, FpFormat.BF16, FpFormat.CF8_143, FpFormat.CF8_152]
@@ -94,6 +97,73 @@ async def splitting_k_with_accumulate_changes_nothing(dut):
             assert not stats["error"]
         # The golden model runs the whole K in one descriptor; the node holds the split result.
         await run_checked(node, mem, desc, end, load=False, run=False)
+
+
+@cocotb.test()
+async def ecc_errors_in_operands_and_c(dut):
+    """Errors injected after the operands are loaded. Single-bit errors in A, B and C are
+    corrected: C is bit-exact. A double-bit error in a word of A or B sets ``uncorrectable`` in
+    ``done``; so does one in a word of C that a row only partly covers (a read-modify-write), and
+    that word is not rewritten: it still reads as uncorrectable afterwards (fresh check bits would
+    have hidden its corrupt bytes), and C's other words are bit-exact. A double-bit error far from
+    the operands changes nothing."""
+    await clock_and_reset(dut)
+    node = Node(dut)
+    cfg, wb = node.cfg, node.wb
+    rng = random.Random(cocotb.RANDOM_SEED + 5)
+    lane_st = stored_lane_bits(cfg)
+
+    def flip(byte_addr, bits):
+        """A flip of ``bits`` stored bits in the 64-bit lane holding ``byte_addr``."""
+        lane = byte_addr % wb // 8
+        return sum(1 << (lane * lane_st + b) for b in rng.sample(range(lane_st), bits))
+
+    for case in ("single", "double_a", "double_b", "double_c", "double_outside"):
+        # BF16 C with 3 columns: every row covers a 64-bit lane in part, so each C word is
+        # written by a read-modify-write.
+        m, k = rng.randrange(2, 7), rng.randrange(4, 24)
+        fa, fb = rng.choice(IN_FORMATS), rng.choice(IN_FORMATS)
+        mem, desc, end = make_gemm(cfg, rng, m, 3, k, fa, fb, fc=FpFormat.BF16, mode=rng.choice(MODES))
+        c = desc["c"]
+        row = rng.randrange(m)
+        c_row = c["addr"] + row * c["row_stride"]
+        targets = {
+            "single": [(desc["a"]["addr"], 1), (desc["b"]["addr"], 1), (c_row, 1)],
+            "double_a": [(desc["a"]["addr"] + rng.randrange(k * ESIZE[fa]) // wb * wb, 2)],
+            "double_b": [(desc["b"]["addr"], 2)],
+            "double_c": [(c_row, 2)],
+            # The SRAM's last word: far beyond the lines of a partial block that the unit reads
+            # past an operand's last row (and reports too).
+            "double_outside": [(cfg.node.sram.size_bytes - wb, 2)],
+        }[case]
+        errors = [
+            (a // wb, int.from_bytes(mem.load_bytes(a // wb * wb, wb), "little"), flip(a, bits))
+            for a, bits in targets
+        ]
+        corrected0, detected0 = int(dut.ecc_corrected.value), int(dut.ecc_detected.value)
+        await node.load(mem, end)
+        await node.inject(errors)
+        if case in ("single", "double_outside"):
+            stats = await run_checked(node, mem, desc, end, load=False)
+            if case == "single":
+                assert int(dut.ecc_corrected.value) > corrected0, "no single-bit error was corrected"
+            continue
+        stats = await node.run(desc)
+        assert not stats["error"]
+        assert stats["uncorrectable"] == 1, f"{case}: a double-bit error was read and not reported"
+        assert int(dut.ecc_detected.value) > detected0
+        if case == "double_c":
+            bad = c_row // wb
+            (r,) = await node.read_words(bad, bad + 1)
+            assert r["uncorrectable"], f"C word {bad:#x} was rewritten with fresh check bits over its error"
+            MatrixModel(cfg).run(MATRIX_CODEC.pack(desc), mem, flags=False)
+            first, last = c["addr"] // wb, (c["addr"] + m * c["row_stride"] + wb - 1) // wb
+            words = await node.read_words(first, last)
+            for a, r in zip(range(first, last), words):
+                if a != bad:
+                    want = int.from_bytes(mem.load_bytes(a * wb, wb), "little")
+                    assert (r["data"], r["uncorrectable"]) == (want, 0), f"C word {a:#x}: {r}, want {want:#x}"
+        dut._log.info(f"{case}: {m}x3x{k} {fa.name}x{fb.name}, reported")
 
 
 @cocotb.test()
