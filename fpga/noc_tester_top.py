@@ -15,7 +15,7 @@ from tatami.hw.noc.tester import NocTester
 __all__ = ["NocTesterTop"]
 
 WINDOW_BITS = 15  # the bridge's DESIGN window: 0x8000 registers
-READ_LATENCY = 3  # cycles from the bridge's read strobe to valid rdata (1 here, 2 in the tester)
+READ_LATENCY = 4  # cycles from the bridge's read strobe to valid rdata (1 here, 3 in the tester)
 
 
 class NocTesterTop(wiring.Component):
@@ -50,8 +50,9 @@ class NocTesterTop(wiring.Component):
         # The tester's bus comes from registers of this top (address, data, write strobe: a write
         # lands a cycle after the bridge's strobe, which holds addr and wdata through it), so the
         # bridge's decoding and the tester's are not one path. The tester's read multiplexer is
-        # pipelined too (a register per node next to its counters, then the final choice), so
-        # reads take READ_LATENCY cycles from the bridge's strobe; the bridge waits in BUS_READ.
+        # pipelined too (each node's copy of the address, a register per node next to its
+        # counters, then the final choice), so reads take READ_LATENCY cycles from the bridge's
+        # strobe; the bridge waits in BUS_READ.
         m.submodules.bridge = bridge = HostBridge(
             self.cfg, self.divisor, packets=False, bus_read_latency=READ_LATENCY
         )

@@ -116,8 +116,8 @@ class NocTester(wiring.Component):
         Cycles from ``addr`` to ``rdata``: 1 (the bus protocol of :mod:`~tatami.hw.noc.tester_regs`,
         one multiplexer from ``addr`` to ``rdata``), 2 (a register per block of registers: the
         globals and each node, then the final choice) or 3 (``addr`` registered first too; for an
-        FPGA top where the address comes from far away). Reads have no side effects, so only
-        when the value is sampled changes.
+        FPGA top where the address comes from far away; with ``node_copies`` every node registers
+        its own copy). Reads have no side effects, so only when the value is sampled changes.
     node_copies : bool
         Give every node its own copy of each register the tester broadcasts to the nodes (the
         run's settings, the phase flags, the cycle counter), written in the same cycle with the
@@ -302,7 +302,25 @@ class NocTester(wiring.Component):
             now = dict.fromkeys(live_nodes, cycle[:32])
             chk_now = dict.fromkeys(live_nodes, cycle_chk)
         gens, chks = {}, {}
-        dist_index = Signal(range(w + h - 1))
+        # The read address each node's multiplexer decodes (and its checker's distance-table
+        # index): ``addr``, or with read_latency 3 a register of it (one per node with node_copies).
+        stride_bits = NODE_STRIDE.bit_length() - 1
+        rd_addr = self.addr
+        if self.read_latency == 3:
+            rd_addr = Signal(ADDR_BITS, name="rd_addr")
+            m.d.sync += rd_addr.eq(self.addr)
+        node_addr = dict.fromkeys(range(nodes), rd_addr)
+        if self.read_latency == 3 and self.node_copies:
+            node_addr = {k: Signal(ADDR_BITS, name=f"rd_addr{NODE_COPY}{k}") for k in range(nodes)}
+            m.d.sync += [a.eq(self.addr) for a in node_addr.values()]
+        node_offset, dist_index = {}, {}
+        for k in range(nodes):
+            node_offset[k] = Signal(stride_bits, name=f"rd_offset_{k}")
+            dist_index[k] = Signal(range(w + h - 1), name=f"dist_index_{k}")
+            m.d.comb += [
+                node_offset[k].eq(node_addr[k][:stride_bits]),
+                dist_index[k].eq((node_offset[k] - DIST_BASE) >> 1),
+            ]
         for x, y in mesh_cfg.live_nodes():
             k = node_index(x, y, w)
             g = hier.shared(TrafficGenerator, cfg, queue_depth=self.queue_depth)
@@ -339,7 +357,7 @@ class NocTester(wiring.Component):
                 c.clear.eq(at(clearing, k)),
                 c.window.eq(at(marking, k)),
                 c.packet_flits.eq(at(packet_flits, k)),
-                c.dist_addr.eq(dist_index),
+                c.dist_addr.eq(dist_index[k]),
             ]
 
         # Per-node counter values (dead nodes read 0), and their totals. The totals are registers
@@ -505,14 +523,8 @@ class NocTester(wiring.Component):
             Reg.MAX_STALL: max_stall,
             **{reg: sig.as_value() if hasattr(sig, "as_value") else sig for reg, sig in writable.items()},
         }
-        stride_bits = NODE_STRIDE.bit_length() - 1
         assert NODE_BASE % NODE_STRIDE == 0 and NODE_BASE >= 0x100
-        addr = self.addr
-        if self.read_latency == 3:
-            addr = Signal(ADDR_BITS, name="rd_addr")
-            m.d.sync += addr.eq(self.addr)
-        offset = Signal(stride_bits)
-        m.d.comb += [offset.eq(addr[:stride_bits]), dist_index.eq((offset - DIST_BASE) >> 1)]
+        addr = rd_addr
         # Decoded by comparing address bits with constants (no subtraction in front of the
         # multiplexer); an address outside every block reads 0. One multiplexer per block (the
         # global registers, each node's counters next to them), then the choice of block; with
@@ -529,13 +541,13 @@ class NocTester(wiring.Component):
         node_val = {}
         for k in range(nodes):
             node_val[k] = val = Signal(32, name=f"rd_node_{k}")
-            with m.Switch(offset):
+            with m.Switch(node_offset[k]):
                 for cnt, value in per_node[k].items():
                     with m.Case(cnt):
                         m.d.comb += val.eq(value)
                 if k in chks:
-                    with m.Default(), m.If(offset >= DIST_BASE):
-                        m.d.comb += val.eq(Mux(offset[0], chks[k].dist_count, chks[k].dist_sum))
+                    with m.Default(), m.If(node_offset[k] >= DIST_BASE):
+                        m.d.comb += val.eq(Mux(node_offset[k][0], chks[k].dist_count, chks[k].dist_sum))
         sel_addr = addr
         if self.read_latency >= 2:
             sel_addr = Signal(ADDR_BITS, name="rd_sel_addr")

@@ -1,6 +1,6 @@
 """The noc-tester FPGA top's tester options change nothing the tester measures: a load point run
 with per-node copies of the broadcast registers and the pipelined read multiplexer
-(``NocTester(node_copies=True, read_latency=2)``, as ``NocTesterTop`` builds it) gives the same
+(``NocTester(node_copies=True, read_latency=3)``, as ``NocTesterTop`` builds it, and 2) gives the same
 counters, node by node and per distance, as the tester the sweeps use (``node_copies=False``,
 ``read_latency=1``). Amaranth's simulator, a 2x1 ``tiny`` mesh."""
 
@@ -63,13 +63,14 @@ def _measure(cfg, **options):
     return out
 
 
-def test_node_copies_and_read_pipeline_change_nothing():
+@pytest.mark.parametrize("read_latency", [2, 3])
+def test_node_copies_and_read_pipeline_change_nothing(read_latency):
     cfg = preset("tiny").replace(**{"mesh.width": 2, "mesh.height": 1})
     plain = _measure(cfg)
     t = plain["totals"]
     assert t["status"] & Status.DONE and t["measured_received"] == t["measured_created"] > 10, t
     assert t["received"] > 0 and t["corrupted"] == t["duplicated"] == t["misordered"] == 0, t
-    fpga = _measure(cfg, node_copies=True, read_latency=2)
+    fpga = _measure(cfg, node_copies=True, read_latency=read_latency)
     # CYCLE_LO keeps counting after the run: it is the cycle of the read, not a figure of the run.
     assert fpga["totals"]["cycle_lo"] > fpga["totals"]["flush_cycles"]
     for run in (plain, fpga):
