@@ -126,6 +126,10 @@ class NocTester(wiring.Component):
         ``*{NODE_COPY}<node>`` so that a synthesis flow can keep Yosys from merging them back
         (:data:`NODE_COPY`; ``tatami fpga build`` does). The total LAT_MAX then has a register
         after each level of its comparator tree (read after a run, it is the same).
+    gen_out_stages : int
+        Registers between each generator's send decision and its router (1 or 2,
+        :class:`~tatami.hw.noc.traffic.TrafficGenerator` ``out_stages``); the checkers' clock is
+        delayed to match, so the latencies measured are the same.
 
     Attributes
     ----------
@@ -140,7 +144,13 @@ class NocTester(wiring.Component):
     """
 
     def __init__(
-        self, cfg: TatamiConfig, *, queue_depth: int = 64, read_latency: int = 1, node_copies: bool = False
+        self,
+        cfg: TatamiConfig,
+        *,
+        queue_depth: int = 64,
+        read_latency: int = 1,
+        node_copies: bool = False,
+        gen_out_stages: int = 1,
     ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
@@ -152,6 +162,9 @@ class NocTester(wiring.Component):
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
         if read_latency not in (1, 2, 3):
             raise ValueError(f"read_latency must be 1, 2 or 3 cycles, not {read_latency!r}")
+        if gen_out_stages not in (1, 2):
+            raise ValueError(f"gen_out_stages must be 1 or 2, not {gen_out_stages!r}")
+        self.gen_out_stages = gen_out_stages
         super().__init__(
             {
                 "addr": In(ADDR_BITS),
@@ -286,19 +299,26 @@ class NocTester(wiring.Component):
             m.d.sync += each(creating, lambda s: [s.eq(creates)])
             m.d.sync += each(marking, lambda s: [s.eq(p == Phase.MEASURE)])
 
-        # The checkers' clock runs one cycle behind the generators': a generator's flit goes on the
-        # link from a register a cycle after its decision (hw/noc/traffic.py), so latencies (now -
-        # stamp at the tail's ejection) count creation to ejection without that register.
+        # The checkers' clock runs gen_out_stages cycles behind the generators': a generator's
+        # flit goes on the link from its output registers that many cycles after its decision
+        # (hw/noc/traffic.py), so latencies (now - stamp at the tail's ejection) count creation
+        # to ejection without those registers.
         # With node_copies each node counts its own ``now`` (the low half of ``cycle``, restarted
         # with it: see the phases) and delays it for its checker.
+        def delayed(value, name):
+            for i in range(self.gen_out_stages):
+                reg = Signal(32, name=f"{name}_{i}" if i < self.gen_out_stages - 1 else name)
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
         if self.node_copies:
             now = {k: Signal(32, name=f"now{NODE_COPY}{k}") for k in live_nodes}
-            chk_now = {k: Signal(32, name=f"cycle_chk{NODE_COPY}{k}") for k in live_nodes}
             for k in live_nodes:
-                m.d.sync += [now[k].eq(now[k] + 1), chk_now[k].eq(now[k])]
+                m.d.sync += now[k].eq(now[k] + 1)
+            chk_now = {k: delayed(now[k], f"cycle_chk{NODE_COPY}{k}") for k in live_nodes}
         else:
-            cycle_chk = Signal(32)
-            m.d.sync += cycle_chk.eq(cycle[:32])
+            cycle_chk = delayed(cycle[:32], "cycle_chk")
             now = dict.fromkeys(live_nodes, cycle[:32])
             chk_now = dict.fromkeys(live_nodes, cycle_chk)
         gens, chks = {}, {}
@@ -323,7 +343,9 @@ class NocTester(wiring.Component):
             ]
         for x, y in mesh_cfg.live_nodes():
             k = node_index(x, y, w)
-            g = hier.shared(TrafficGenerator, cfg, queue_depth=self.queue_depth)
+            g = hier.shared(
+                TrafficGenerator, cfg, queue_depth=self.queue_depth, out_stages=self.gen_out_stages
+            )
             c = hier.shared(TrafficChecker, cfg)
             m.submodules[f"gen_{x}_{y}"] = g
             m.submodules[f"chk_{x}_{y}"] = c

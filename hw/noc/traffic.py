@@ -127,6 +127,11 @@ class TrafficGenerator(wiring.Component):
         buffer depth, largest packet).
     queue_depth : int
         Source-queue entries.
+    out_stages : int
+        Registers between the send decision and ``link`` (1 or 2). A second one lets the
+        decision sit next to the source queue and the link's registers next to the router
+        (an FPGA build, where they are far apart); credits are still spent at the decision.
+        A flit reaches the router ``out_stages`` cycles after its decision.
 
     Attributes
     ----------
@@ -167,14 +172,16 @@ class TrafficGenerator(wiring.Component):
         Nothing queued, nothing being sent.
     """
 
-    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64):
+    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64, out_stages: int = 1):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"TrafficGenerator needs a TatamiConfig, not {cfg!r}")
         if not isinstance(queue_depth, int) or queue_depth < 2:
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
         if cfg.mesh.nodes > 4096:
             raise ValueError(f"the traffic generator handles at most 4096 nodes, not {cfg.mesh.nodes}")
-        self.cfg, self.queue_depth = cfg, queue_depth
+        if out_stages not in (1, 2):
+            raise ValueError(f"out_stages must be 1 or 2, not {out_stages!r}")
+        self.cfg, self.queue_depth, self.out_stages = cfg, queue_depth, out_stages
         noc = cfg.noc
         members = {
             "x": In(COORD_BITS),
@@ -205,7 +212,7 @@ class TrafficGenerator(wiring.Component):
         super().__init__(members)
 
     def __repr__(self):  # a deterministic name for hier.shared
-        return f"TrafficGenerator({self.cfg.digest()}, {self.queue_depth})"
+        return f"TrafficGenerator({self.cfg.digest()}, {self.queue_depth}, {self.out_stages})"
 
     def elaborate(self, platform):
         m = Module()
@@ -414,7 +421,18 @@ class TrafficGenerator(wiring.Component):
         tx = SimpleNamespace(
             valid=Signal(name="tx_valid"), flit=Signal(link_flit_layout(cfg), name="tx_flit")
         )
-        m.d.sync += [self.link.valid.eq(tx.valid), self.link.flit.eq(tx.flit)]
+        if self.out_stages == 1:
+            m.d.sync += [self.link.valid.eq(tx.valid), self.link.flit.eq(tx.flit)]
+        else:
+            mid = SimpleNamespace(
+                valid=Signal(name="mid_valid"), flit=Signal(link_flit_layout(cfg), name="mid_flit")
+            )
+            m.d.sync += [
+                mid.valid.eq(tx.valid),
+                mid.flit.eq(tx.flit),
+                self.link.valid.eq(mid.valid),
+                self.link.flit.eq(mid.flit),
+            ]
         send_vc = Signal(range(max(vcs, 2)))
         with m.If(start):
             m.d.comb += [
