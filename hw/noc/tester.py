@@ -471,10 +471,20 @@ class NocTester(wiring.Component):
         m.d.comb += dropped_any.eq(Cat(*[mesh.drop_flags[k] for k in range(nodes)]).any())
 
         # ----- phases --------------------------------------------------------------------------------
+        # ``timer + 1 >= limit`` for the three limits, kept in registers a cycle ahead: outside
+        # IDLE the timer either counts up or restarts at 0 (``restart``), so next cycle's value
+        # is known now; the phase decision then starts at flip-flops instead of 32-bit compares.
+        # (A limit written by the host mid-phase takes effect a cycle late.)
+        restart = Signal()
+        reached = {}
+        for name, limit in (("warmup", warmup), ("measure", measure), ("drain", drain_limit)):
+            reached[name] = flag = Signal(name=f"reached_{name}")
+            m.d.sync += flag.eq(Mux(restart, limit <= 1, timer + 2 >= limit))
         m.d.sync += cycle.eq(cycle + 1)
         with m.Switch(phase):
             with m.Case(Phase.IDLE), m.If(start):
                 goto(Phase.CLEAR)
+                m.d.comb += restart.eq(1)
                 m.d.sync += [timer.eq(0), cycle.eq(0), status.eq(0)]
                 if self.node_copies:
                     m.d.sync += [now[k].eq(0) for k in live_nodes]
@@ -483,35 +493,41 @@ class NocTester(wiring.Component):
                 m.d.sync += timer.eq(timer + 1)
                 with m.If(timer == clear_cycles(cfg) - 1):
                     goto(Phase.WARMUP)
+                    m.d.comb += restart.eq(1)
                     m.d.sync += timer.eq(0)
             with m.Case(Phase.WARMUP):
                 m.d.sync += timer.eq(timer + 1)
-                with m.If(timer + 1 >= warmup):
+                with m.If(reached["warmup"]):
                     goto(Phase.MEASURE)
+                    m.d.comb += restart.eq(1)
                     m.d.sync += timer.eq(0)
             with m.Case(Phase.MEASURE):
                 m.d.sync += timer.eq(timer + 1)
-                with m.If(timer + 1 >= measure):
+                with m.If(reached["measure"]):
                     goto(Phase.DRAIN)
+                    m.d.comb += restart.eq(1)
                     m.d.sync += timer.eq(0)
             with m.Case(Phase.DRAIN):
                 m.d.sync += [timer.eq(timer + 1), drain_cycles.eq(timer + 1)]
                 with m.If((snap_phase == Phase.DRAIN.value) & ~measured_out):
                     goto(Phase.FLUSH)
+                    m.d.comb += restart.eq(1)
                     m.d.sync += timer.eq(0)
-                with m.Elif(timer + 1 >= drain_limit):
+                with m.Elif(reached["drain"]):
                     goto(Phase.FLUSH)
+                    m.d.comb += restart.eq(1)
                     m.d.sync += [timer.eq(0), status[5].eq(1)]
             with m.Case(Phase.FLUSH):
                 m.d.sync += [timer.eq(timer + 1), flush_cycles.eq(timer + 1)]
                 with m.If((snap_phase == Phase.FLUSH.value) & snap_idle & (outstanding == 0)):
                     goto(Phase.IDLE)
                     m.d.sync += status[4].eq(1)
-                with m.Elif(timer + 1 >= drain_limit):
+                with m.Elif(reached["drain"]):
                     goto(Phase.IDLE)
                     m.d.sync += [status[4].eq(1), status[6].eq(1)]
         with m.If(stop & (phase != Phase.IDLE) & (phase != Phase.CLEAR) & (phase != Phase.FLUSH)):
             goto(Phase.FLUSH)
+            m.d.comb += restart.eq(1)
             m.d.sync += timer.eq(0)
 
         with m.If((snap_phase != Phase.IDLE.value) & (outstanding != 0) & ~snap_eject):
