@@ -56,7 +56,7 @@ def _pnr_args(q):
         default=[],
         metavar="OPT",
         help="extra nextpnr argument, repeatable; replaces the design's own (noc-tester: "
-        "--placer-heap-beta 0.7); use the = form (e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
+        "--placer static); use the = form (e.g. --pnr-opt=--placer-heap-beta --pnr-opt=0.6)",
     )
 
 
