@@ -137,7 +137,7 @@ def _seed_with_packets(cfg, node, create_for, rng, rate, pf, **kw):
 async def generator_matches_model(dut):
     """Every packet the generator sends is the model's next packet, exactly; credits honoured."""
     cfg = design_config()
-    rng = random.Random()
+    rng = random.Random(cocotb.RANDOM_SEED)
     node = (1, 2)
     cycles = knob("gen_cycles", 400)
     create_for = cycles - 150
@@ -257,7 +257,7 @@ def _bad_packets(cfg, rng, me, pf):
 async def checker_matches_model(dut):
     """The checker's counters equal the model's for good and broken packets, VCs interleaved."""
     cfg = design_config()
-    rng = random.Random()
+    rng = random.Random(cocotb.RANDOM_SEED + 1)
     me = (2, 1)
     flit = Codec(link_flit_layout(cfg))
     for pf in (1, 3):
