@@ -305,9 +305,9 @@ class NocTester(wiring.Component):
         # to ejection without those registers.
         # With node_copies each node counts its own ``now`` (the low half of ``cycle``, restarted
         # with it: see the phases) and delays it for its checker.
-        def delayed(value, name):
-            for i in range(self.gen_out_stages):
-                reg = Signal(32, name=f"{name}_{i}" if i < self.gen_out_stages - 1 else name)
+        def delayed(value, cycles, name):
+            for i in range(cycles):
+                reg = Signal.like(value, name=f"{name}_d{i + 1}")
                 m.d.sync += reg.eq(value)
                 value = reg
             return value
@@ -316,9 +316,11 @@ class NocTester(wiring.Component):
             now = {k: Signal(32, name=f"now{NODE_COPY}{k}") for k in live_nodes}
             for k in live_nodes:
                 m.d.sync += now[k].eq(now[k] + 1)
-            chk_now = {k: delayed(now[k], f"cycle_chk{NODE_COPY}{k}") for k in live_nodes}
+            chk_now = {
+                k: delayed(now[k], self.gen_out_stages, f"cycle_chk{NODE_COPY}{k}") for k in live_nodes
+            }
         else:
-            cycle_chk = delayed(cycle[:32], "cycle_chk")
+            cycle_chk = delayed(cycle[:32], self.gen_out_stages, "cycle_chk")
             now = dict.fromkeys(live_nodes, cycle[:32])
             chk_now = dict.fromkeys(live_nodes, cycle_chk)
         gens, chks = {}, {}
@@ -439,13 +441,6 @@ class NocTester(wiring.Component):
         # cycles later: a phase ends lag cycles later (DRAIN_CYCLES and FLUSH_CYCLES count them);
         # the watchdog's stall lengths are the same.
         lag = PIPELINE + 2
-
-        def delayed(value, cycles, name):
-            for i in range(cycles):
-                reg = Signal.like(value, name=f"{name}_d{i + 1}")
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
 
         snap_sent = delayed(totals[Counter.SENT], PIPELINE, "snap_sent")
         snap_mcreated = delayed(totals[Counter.MEASURED_CREATED], PIPELINE, "snap_mcreated")
