@@ -25,11 +25,11 @@ from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, TatamiConfig
+from tatami.hw.common.fifo import HeadRegisterFIFO
 from tatami.hw.common.lfsr import LFSR
 from tatami.hw.common.select import select
 from tatami.hw.formats import HEADER_BITS, Header, PacketKind, link_flit_layout
@@ -335,7 +335,9 @@ class TrafficGenerator(wiring.Component):
         ]
 
         # ----- source queue with bypass ----------------------------------------------------------
-        m.submodules.queue = q = SyncFIFO(width=entry_layout.size, depth=self.queue_depth)
+        # (Its front entry in registers: the send decision below starts at flip-flops, not at a
+        # LUT-RAM read.)
+        m.submodules.queue = q = HeadRegisterFIFO(width=entry_layout.size, depth=self.queue_depth)
         have = Signal()
         entry = Signal(entry_layout)
         m.d.comb += [have.eq(q.r_rdy | new_pkt), entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
