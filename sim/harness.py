@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 SIMULATORS = ("verilator", "icarus")
+#: Seconds the last :func:`run_cocotb` spent building the simulator (0 when the build was cached).
+last_build_seconds = 0.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMESCALE = ("1ns", "1ps")
 
@@ -329,6 +331,8 @@ def run_cocotb(
     log_dir.mkdir(parents=True, exist_ok=True)
     label = re.sub(r"\W+", "_", f"{test_module}-{testcase or 'all'}-{sim}-{seed}")[:150]
 
+    global last_build_seconds
+    last_build_seconds = 0.0
     with _tools_on_path():
         runner = get_runner(sim)
         with _locked(bdir):
@@ -376,6 +380,7 @@ def run_cocotb(
                 except (SystemExit, Exception) as e:  # the runner exits on failure
                     raise HarnessError(f"{sim} build of {gen.top} failed ({e}); log: {build_log}") from None
                 seconds = time.perf_counter() - start
+                last_build_seconds = seconds
                 stamp.write_text(
                     f"{build_key} build_seconds={seconds:.1f} "
                     f"peak_child_rss_mb={_peak_rss_children_mb():.0f}\n"
