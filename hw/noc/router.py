@@ -16,14 +16,16 @@ one-hot end to end, no index encode or decode), and switch traversal into the ou
 which drives the next link. See docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
-router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; the input
-arbiter is then over the VCs). With two router stages the grants are registered and the crossbar
-runs the next cycle (three cycles per hop), from each input's chosen flit registered at grant time
-(look-past buffers) or read from its VC's LUT RAM in that cycle (FIFO buffers, by the registered VC
-choice: no flit is selected in the allocation cycle); the front flit's flags sit
-in registers (:class:`_FrontFifo`), ``has_credit`` is a register and CSR writes are registered, so
-allocation starts and ends at flip-flops: the ``fpga-2x2`` router. See docs/noc.md, "The FPGA
-router".
+router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; with one
+router stage the input arbiter is then over the VCs). With two router stages the grants are
+registered and the crossbar runs the next cycle (three cycles per hop), from each input's chosen
+flit registered at grant time (look-past buffers) or, with FIFO buffers, read from the VC's LUT
+RAM in that cycle: there every VC is a crossbar input of its own, so there is no input arbiter --
+each output's round robin is over the (input, VC) pairs, and an input may send from two VCs to two
+outputs in one cycle. The front flit's flags and the FIFO's ``r_rdy`` sit in registers
+(:class:`_FrontFifo`), ``has_credit`` is a register and CSR writes are registered, so allocation
+starts and ends at flip-flops with one arbiter between them: the ``fpga-2x2`` router. See
+docs/noc.md, "The FPGA router".
 
 Virtual channels
 ----------------
@@ -378,6 +380,7 @@ class Router(wiring.Component):
                 last_bad = Signal(name=f"last_bad_{nm}")
                 last_csr = Signal(name=f"last_csr_{nm}")  # (FIFO buffers, two stages)
                 w_dir = Signal(nports, name=f"w_dir_{nm}")
+                last_routes = [last_dir]  # (formal invariants) registers holding a head's route
                 w_bad = Signal(name=f"w_bad_{nm}")
                 w_csr = Signal(name=f"w_csr_{nm}")
                 head_in = link.flit.head
@@ -394,7 +397,21 @@ class Router(wiring.Component):
                     adm_bad, adm_vec = self._admission(
                         m, arriving, v, per_class, arrival_route, table_mode, Const(0)
                     )
-                    flags = Cat(w_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
+                    stored_dir = w_dir
+                    if noc.router_stages == 2:
+                        # As at the link inputs: a packet dropped at admission, misrouted or a CSR
+                        # write stores no output (its head's verdict, kept for its body flits), so
+                        # the request needs no blocking term but the framing verdict's.
+                        go = Signal(nports, name=f"go_dir_{nm}")
+                        last_go = Signal(nports, name=f"last_go_{nm}")
+                        m.d.comb += go.eq(
+                            Mux(head_in, arrival_dir & ~(adm_bad | arrival_csr).replicate(nports), last_go)
+                        )
+                        with m.If(w_en & head_in):
+                            m.d.sync += last_go.eq(go)
+                        stored_dir = go
+                        last_routes.append(last_go)
+                    flags = Cat(stored_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
                     q, front, head, tail, stored = self._input_fifo(
                         m, nm, qdepth, link, w_en, flags, rm[i][v]
                     )
@@ -418,9 +435,15 @@ class Router(wiring.Component):
                     m.d.comb += is_csr.eq(head & r_csr & ~drop_head)
                     for p in range(nports):
                         nc = Signal(name=f"front_nc_{nm}_{PORT_NAMES[p]}")
-                        m.d.comb += nc.eq(
-                            ready & r_dir[p] & (~head | ~busy[p][v]) & ~eating & ~drop_head & ~is_csr
-                        )
+                        if noc.router_stages == 2:
+                            # (dir is zero for a packet dropped at admission, a misrouted one and
+                            # a CSR write: only the framing verdict is left to check)
+                            head_ok = verdict.r_rdy & ~mismatch & ~busy[p][v]
+                            m.d.comb += nc.eq(q.r_rdy & r_dir[p] & ~eating & (~head | head_ok))
+                        else:
+                            m.d.comb += nc.eq(
+                                ready & r_dir[p] & (~head | ~busy[p][v]) & ~eating & ~drop_head & ~is_csr
+                            )
                         front_nc[i][v][p] = nc
                         reqs[i][v][p] = nc & has_credit[p][v]
                         pick[i][v][p] = Const(1, 1)
@@ -511,6 +534,8 @@ class Router(wiring.Component):
                     buf[i][v].dirs = [*lp.dir, last_dir]
 
                 buf[i][v].shift = shift
+                if not hasattr(buf[i][v], "fronts"):
+                    buf[i][v].fronts = [ffq[i][v]] if ffq[i][v] is not None else []
                 buf[i][v].lp = None if shift is None else lp
                 if shift is None:
                     # (formal invariants) the buffer's level, and every stored route: the FIFO's
@@ -518,7 +543,7 @@ class Router(wiring.Component):
                     buf[i][v].level = q.level
                     buf[i][v].dirs = None
                     if ffq[i][v] is not None:
-                        buf[i][v].dirs = [f[2 : 2 + nports] for f in (*q.flags, q.front)] + [last_dir]
+                        buf[i][v].dirs = [f[2 : 2 + nports] for f in (*q.flags, q.front)] + last_routes
                 # Occupancy as a thermometer code (bit j: more than j flits), for the allocator's
                 # longest-queue-first priority (look-past routers).
                 if shift is not None:
@@ -579,6 +604,11 @@ class Router(wiring.Component):
         in_masks = []
         granted = [Signal(name=f"granted_{PORT_NAMES[i]}") for i in range(nports)]
         lookpast = noc.buffers == "lookpast"
+        # FIFO buffers with two router stages: no input arbiter. Each VC has its own crossbar input
+        # (its LUT RAM's traversal read port), so an input may send from both VCs in one cycle, to
+        # different outputs; each output's round robin is over the (input, VC) pairs. One arbiter
+        # level between the front registers and the grant, not two (the FPGA router's cycle).
+        vc_switch = noc.buffers == "fifo" and noc.router_stages == 2
         if lookpast:
             # Priorities (look-past routers): (1) *urgent* front flits -- waited ``urgent_cycles``
             # at the front of their VC -- oldest first; (2) longest queue first: among an input's
@@ -674,6 +704,8 @@ class Router(wiring.Component):
                 return in_urgent[i], th, a
 
         for i in range(nports):
+            if vc_switch:
+                break
             if noc.buffers == "fifo":
                 # Each VC offers only its front flit, for one output: the input arbiter is over
                 # the VCs (``vcs`` wide, not ``vcs x 5``).
@@ -692,7 +724,19 @@ class Router(wiring.Component):
         out_masks = []
         if lookpast:
             st1 = [chosen_state(in_gnt[i], i) for i in range(nports)]
+        if vc_switch:
+            in_gnt = [[[None] * nports for _ in range(vcs)] for _ in range(nports)]
         for p in range(nports):
+            if vc_switch:
+                flat = [reqs[i][v][p] for i in range(nports) for v in range(vcs)]
+                adv = Const(0) if mut == "fixed_priority" else Const(1)
+                g, mask = _round_robin(m, flat, adv, f"out_arb_{PORT_NAMES[p]}")
+                for i in range(nports):
+                    for v in range(vcs):
+                        in_gnt[i][v][p] = g[i * vcs + v]
+                out_gnt.append([Cat(*g[i * vcs : (i + 1) * vcs]).any() for i in range(nports)])
+                out_masks.append(mask)
+                continue
             wants = []
             for i in range(nports):
                 w = Signal(name=f"want_{PORT_NAMES[i]}_{PORT_NAMES[p]}")
@@ -788,6 +832,7 @@ class Router(wiring.Component):
                 ]
             )
             for i in range(nports)
+            if not vc_switch
         ]
 
         # ----- switch traversal into the output registers; credits -------------------------------
@@ -798,6 +843,8 @@ class Router(wiring.Component):
         if two_stage:
             st_flit = []
             for i in range(nports):
+                if vc_switch:
+                    break  # (per output, from each VC's traversal read: below)
                 r = Signal(fb + 2, name=f"st_flit_{PORT_NAMES[i]}")
                 if all(q is not None for q in ffq[i]):
                     # FIFO buffers: the chosen VC is registered and its flit read from the LUT RAM
@@ -823,16 +870,31 @@ class Router(wiring.Component):
             if two_stage:
                 # Only the framing bits cross at grant time (for ``busy``); the data the next cycle.
                 # (a look-past buffer may send a later entry: its bits come with the flit)
-                ht = sel_ht if noc.buffers == "fifo" else [sf[fb : fb + 2] for sf in sel_flit]
-                flit_head = _or_all([ht[i][0] & og[i] for i in range(nports)])
-                flit_tail = _or_all([ht[i][1] & og[i] for i in range(nports)])
+                if vc_switch:
+                    won = [(i, v) for i in range(nports) for v in range(vcs)]
+                    flit_head = _or_all([head_tail[i][v][0] & chosen[i][v][p] for i, v in won])
+                    flit_tail = _or_all([head_tail[i][v][1] & chosen[i][v][p] for i, v in won])
+                else:
+                    ht = sel_ht if noc.buffers == "fifo" else [sf[fb : fb + 2] for sf in sel_flit]
+                    flit_head = _or_all([ht[i][0] & og[i] for i in range(nports)])
+                    flit_tail = _or_all([ht[i][1] & og[i] for i in range(nports)])
                 st_og = Signal(nports, name=f"st_grant_{PORT_NAMES[p]}")
                 st_send = Signal(vcs, name=f"st_send_{PORT_NAMES[p]}")
                 m.d.sync += [st_og.eq(Cat(*og)), st_send.eq(Cat(*send))]
                 pending[p] = [st_send[v] for v in range(vcs)]
                 st_grants[p], st_sends[p] = st_og, st_send
                 flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
-                m.d.comb += flit.eq(_or_all([st_flit[i] & st_og[i].replicate(fb + 2) for i in range(nports)]))
+                if vc_switch:
+                    # The winning (input, VC), registered one-hot; its flit read from that VC's LUT
+                    # RAM now (``_FrontFifo.t_data``).
+                    st_sel = Signal(nports * vcs, name=f"st_sel_{PORT_NAMES[p]}")
+                    m.d.sync += st_sel.eq(Cat(*[chosen[i][v][p] for i, v in won]))
+                    terms = [ffq[i][v].t_data & st_sel[k].replicate(fb + 2) for k, (i, v) in enumerate(won)]
+                    m.d.comb += flit.eq(_or_all(terms))
+                else:
+                    m.d.comb += flit.eq(
+                        _or_all([st_flit[i] & st_og[i].replicate(fb + 2) for i in range(nports)])
+                    )
                 out_valid, out_send = st_og.any(), [st_send[v] for v in range(vcs)]
             else:
                 flit = Signal(fb + 2, name=f"xbar_{PORT_NAMES[p]}")
@@ -884,11 +946,11 @@ class Router(wiring.Component):
         # Probes for the formal harness: where each removal comes from and goes (encoded here only;
         # the router itself never uses the indexes).
         for i in range(nports):
-            port_of = Signal(3, name=f"rm_port_{PORT_NAMES[i]}")
-            for p in range(nports):
-                with m.If(Cat(*[win[i][v][p] for v in range(vcs)]).any()):
-                    m.d.comb += port_of.eq(p)
             for v in range(vcs):
+                port_of = Signal(3, name=f"rm_port_{PORT_NAMES[i]}{v}")
+                for p in range(nports):
+                    with m.If(win[i][v][p]):
+                        m.d.comb += port_of.eq(p)
                 b = buf[i][v]
                 n_ent = len(entries[i][v])
                 idx = Signal(range(max(n_ent, 2)), name=f"rm_idx_{PORT_NAMES[i]}{v}")
@@ -1164,7 +1226,6 @@ class _FrontFifo:
         do_read = self.r_en  # (the router pops only a ready FIFO)
         m.d.comb += [
             self.w_rdy.eq(self.level != depth),
-            self.r_rdy.eq(self.level != 0),
             wp.addr.eq(produce),
             wp.data.eq(self.w_data),
             wp.en.eq(self.w_en),
@@ -1181,10 +1242,11 @@ class _FrontFifo:
             m.d.sync += [produce.eq(_incr(produce, depth)), flags[produce].eq(self.w_flags)]
         with m.If(do_read):
             m.d.sync += [consume.eq(_incr(consume, depth)), consume1.eq(_incr(consume1, depth))]
+        # ``r_rdy`` (``level != 0``) is a register of its own: requests start from flip-flops.
         with m.If(self.w_en & ~do_read):
-            m.d.sync += self.level.eq(self.level + 1)
+            m.d.sync += [self.level.eq(self.level + 1), self.r_rdy.eq(1)]
         with m.Elif(do_read & ~self.w_en):
-            m.d.sync += self.level.eq(self.level - 1)
+            m.d.sync += [self.level.eq(self.level - 1), self.r_rdy.eq(self.level != 1)]
         # The front's flags: the next flit's on a pop (or the incoming one if it is the next), the
         # incoming one when the FIFO is empty.
         with m.If(do_read):

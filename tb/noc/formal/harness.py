@@ -42,7 +42,8 @@ credit counter out of step with the flits in flight).
         Per link input VC: the sender's credits + the flits in the buffer + the credit on its way
         back = ``vc_depth``. Per local input VC: the sender's credits + the credit on its way back
         + ``owed`` = ``vc_depth``, and the buffer's level + ``vc_depth - owed`` fits the buffer.
-        Buffer levels stay within their depth; a look-past buffer's valid bits are a thermometer.
+        Buffer levels stay within their depth; a look-past buffer's valid bits are a thermometer;
+        an input FIFO's registered ``r_rdy`` (two stages) is ``level != 0``.
         Per output (two stages): the registered credit flag is ``credit != 0``; at most one VC is
         in the traversal stage, and exactly when a grant is.
     route
@@ -203,6 +204,8 @@ class RouterHarness(Elaboratable):
                             m.d.comb += Assert(cred + b.level + back == depth)
                         for j in range(len(getattr(b, "valid", ())) - 1):
                             m.d.comb += Assert(~b.valid[j + 1] | b.valid[j])
+                        # (two stages) the FIFO's registered ``r_rdy`` is ``level != 0``
+                        m.d.comb += [Assert(f.r_rdy == (f.level != 0)) for f in b.fronts]
 
         # ----- downstream receivers ------------------------------------------------------------
         for p, link in enumerate(outs):
