@@ -423,23 +423,51 @@ class TrafficGenerator(wiring.Component):
         tx = SimpleNamespace(
             valid=Signal(name="tx_valid"), flit=Signal(link_flit_layout(cfg), name="tx_flit")
         )
+        # The two flit words the decision chooses between, each computed whatever it decides.
+        last = Signal()
+        m.d.comb += last.eq(cur_idx == cur_len)
+        head_data, body_data = Signal(noc.flit_bits), Signal(noc.flit_bits)
+        m.d.comb += [
+            head_data.eq(head_word ^ (corrupt_now << (HEADER_BITS + 32))),
+            body_data.eq(body ^ (cur_corrupt & last)),
+        ]
+        send_body = Signal()
         if self.out_stages == 1:
             m.d.sync += [self.link.valid.eq(tx.valid), self.link.flit.eq(tx.flit)]
         else:
+            # Both words go into the middle registers and are chosen after them, by the registered
+            # decision: the send decision then drives a few register inputs, not a multiplexer
+            # across the flit's width (which pulled its cells apart on the FPGA).
             mid = SimpleNamespace(
                 valid=Signal(name="mid_valid"), flit=Signal(link_flit_layout(cfg), name="mid_flit")
             )
+            mid_head, mid_body = (
+                Signal(noc.flit_bits, name="mid_head"),
+                Signal(noc.flit_bits, name="mid_body"),
+            )
+            mid_sel = Signal(2, name="mid_sel")  # (head word, body word)
             m.d.sync += [
                 mid.valid.eq(tx.valid),
-                mid.flit.eq(tx.flit),
+                mid.flit.head.eq(tx.flit.head),
+                mid.flit.tail.eq(tx.flit.tail),
+                mid.flit.vc.eq(tx.flit.vc),
+                mid_head.eq(head_data),
+                mid_body.eq(body_data),
+                mid_sel.eq(Cat(start, ~start & send_body)),
                 self.link.valid.eq(mid.valid),
-                self.link.flit.eq(mid.flit),
+                self.link.flit.head.eq(mid.flit.head),
+                self.link.flit.tail.eq(mid.flit.tail),
+                self.link.flit.vc.eq(mid.flit.vc),
+                self.link.flit.data.eq(
+                    (mid_head & mid_sel[0].replicate(noc.flit_bits))
+                    | (mid_body & mid_sel[1].replicate(noc.flit_bits))
+                ),
             ]
         send_vc = Signal(range(max(vcs, 2)))
         with m.If(start):
             m.d.comb += [
                 tx.valid.eq(~dropping),
-                tx.flit.data.eq(head_word ^ (corrupt_now << (HEADER_BITS + 32))),
+                tx.flit.data.eq(head_data),
                 tx.flit.head.eq(1),
                 tx.flit.tail.eq(length == 0),
                 tx.flit.vc.eq(entry_vc),
@@ -462,10 +490,10 @@ class TrafficGenerator(wiring.Component):
             with m.If(second != FaultKind.DUPLICATE):
                 m.d.sync += self.sent.eq(self.sent + 1)
         with m.Elif(busy & credit_ok.bit_select(cur_vc, 1)):
-            last = cur_idx == cur_len
             m.d.comb += [
+                send_body.eq(1),
                 tx.valid.eq(1),
-                tx.flit.data.eq(body ^ (cur_corrupt & last)),
+                tx.flit.data.eq(body_data),
                 tx.flit.head.eq(0),
                 tx.flit.tail.eq(last),
                 tx.flit.vc.eq(cur_vc),
