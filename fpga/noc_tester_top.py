@@ -57,7 +57,9 @@ class NocTesterTop(wiring.Component):
             self.cfg, self.divisor, packets=False, bus_read_latency=READ_LATENCY
         )
         # Every node reads the run's settings, phase flags and cycle count from copies of its own
-        # (kept apart in synthesis by tatami.fpga.build.KEEP_NODE_COPIES). Each generator's flit
+        # (kept apart in synthesis by tatami.fpga.build.KEEP_NODE_COPIES); the phase flags through a
+        # second register of its own (the 75 MHz builds' critical path after the router's per-VC
+        # switch: a node's copy placed far from the generator reading it). Each generator's flit
         # crosses to its router through two registers (the 56 MHz build's critical path was the
         # generator's send decision reaching the link registers, placed by the router, and back).
         m.submodules.tester = tester = NocTester(
@@ -66,6 +68,7 @@ class NocTesterTop(wiring.Component):
             read_latency=READ_LATENCY - 1,
             node_copies=True,
             gen_out_stages=2,
+            phase_stages=2,
         )
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
         bus = bridge.bus

@@ -130,6 +130,13 @@ class NocTester(wiring.Component):
         Registers between each generator's send decision and its router (1 or 2,
         :class:`~tatami.hw.noc.traffic.TrafficGenerator` ``out_stages``); the checkers' clock is
         delayed to match, so the latencies measured are the same.
+    phase_stages : int
+        Registers between the phase and the flags each node's generator and checker follow
+        (``clearing``, ``creating``, ``marking``): 1, or 2 for an FPGA top, where the second register
+        (one per node, named as a node copy) can sit by the node while the first sits by the phase
+        logic. With 2 every node sees each phase a cycle later; the run control's snapshot takes the
+        phase a cycle older to match, so its decisions stay exact (DRAIN and FLUSH last a cycle
+        longer).
 
     Attributes
     ----------
@@ -151,6 +158,7 @@ class NocTester(wiring.Component):
         read_latency: int = 1,
         node_copies: bool = False,
         gen_out_stages: int = 1,
+        phase_stages: int = 1,
     ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
@@ -165,6 +173,9 @@ class NocTester(wiring.Component):
         if gen_out_stages not in (1, 2):
             raise ValueError(f"gen_out_stages must be 1 or 2, not {gen_out_stages!r}")
         self.gen_out_stages = gen_out_stages
+        if phase_stages not in (1, 2):
+            raise ValueError(f"phase_stages must be 1 or 2, not {phase_stages!r}")
+        self.phase_stages = phase_stages
         super().__init__(
             {
                 "addr": In(ADDR_BITS),
@@ -292,6 +303,20 @@ class NocTester(wiring.Component):
         creating = broadcast("creating", 1)  # phase in (WARMUP, MEASURE, DRAIN)
         marking = broadcast("marking", 1)  # phase == MEASURE
 
+        followed = {}
+
+        def follow(flag, k):
+            """The phase flag node ``k`` follows: its copy, after ``phase_stages - 1`` more registers."""
+            key = (flag.name, k)
+            if key not in followed:
+                value = at(flag, k)
+                for i in range(self.phase_stages - 1):
+                    reg = Signal(name=f"{flag.name}_s{i + 2}{NODE_COPY}{k}")
+                    m.d.sync += reg.eq(value)
+                    value = reg
+                followed[key] = value
+            return followed[key]
+
         def goto(p):
             creates = p in (Phase.WARMUP, Phase.MEASURE, Phase.DRAIN)
             m.d.sync += phase.eq(p)
@@ -360,9 +385,9 @@ class NocTester(wiring.Component):
                 g.now.eq(now[k]),
                 g.seed.eq(Cat(at(seed, k), at(seed, k)) ^ (node_seed(0, k))),
                 g.load.eq(start),
-                g.clear.eq(at(clearing, k)),
-                g.create.eq(at(creating, k)),
-                g.mark.eq(at(marking, k)),
+                g.clear.eq(follow(clearing, k)),
+                g.create.eq(follow(creating, k)),
+                g.mark.eq(follow(marking, k)),
                 g.threshold.eq(at(rate, k)),
                 g.pattern.eq(at(pattern, k)),
                 g.packet_flits.eq(at(packet_flits, k)),
@@ -378,8 +403,8 @@ class NocTester(wiring.Component):
                 c.x.eq(x),
                 c.y.eq(y),
                 c.now.eq(chk_now[k]),
-                c.clear.eq(at(clearing, k)),
-                c.window.eq(at(marking, k)),
+                c.clear.eq(follow(clearing, k)),
+                c.window.eq(follow(marking, k)),
                 c.packet_flits.eq(at(packet_flits, k)),
                 c.dist_addr.eq(dist_index[k]),
             ]
@@ -459,7 +484,9 @@ class NocTester(wiring.Component):
         m.d.comb += any_eject.eq(Cat(*[c.ejected for c in chks.values()]).any())
         snap_idle = delayed(all_idle, lag, "snap_idle")
         snap_eject = delayed(any_eject, lag, "snap_eject")
-        snap_phase = delayed(phase.as_value(), lag, "snap_phase")
+        # (the nodes follow the phase phase_stages - 1 cycles late: the snapshot's phase is older by
+        # as much, so a phase the snapshot shows is one every node was in at cycle t - lag)
+        snap_phase = delayed(phase.as_value(), lag + self.phase_stages - 1, "snap_phase")
         overflow_any = Signal()
         m.d.comb += overflow_any.eq(totals[Counter.OVERFLOW] != 0)
         dropped_any = Signal()

@@ -3,8 +3,9 @@ with per-node copies of the broadcast registers and the pipelined read multiplex
 (``NocTester(node_copies=True, read_latency=3)``, as ``NocTesterTop`` builds it; and
 ``read_latency=2``) gives the same counters, node by node and per distance, as the tester the
 sweeps use (``node_copies=False``, ``read_latency=1``), with one or two registers at each
-generator's output (``gen_out_stages``: the board has two) in both. Amaranth's simulator, a 2x1
-``tiny`` mesh."""
+generator's output (``gen_out_stages``: the board has two) and one or two registers between the
+phase and each node's phase flags (``phase_stages``: the board has two) in both. Amaranth's
+simulator, a 2x1 ``tiny`` mesh."""
 
 import pytest
 from amaranth.sim import Simulator
@@ -65,16 +66,18 @@ def _measure(cfg, **options):
     return out
 
 
-@pytest.mark.parametrize(("read_latency", "gen_out_stages"), [(2, 1), (3, 2)])
-def test_node_copies_and_read_pipeline_change_nothing(read_latency, gen_out_stages):
+@pytest.mark.parametrize(("read_latency", "gen_out_stages", "phase_stages"), [(2, 1, 1), (3, 2, 2)])
+def test_node_copies_and_read_pipeline_change_nothing(read_latency, gen_out_stages, phase_stages):
     cfg = preset("tiny").replace(**{"mesh.width": 2, "mesh.height": 1})
-    # The generators' second output register lengthens the local input's credit loop, so it
-    # is compared with a plain tester that has it too.
-    plain = _measure(cfg, gen_out_stages=gen_out_stages)
+    # The generators' second output register lengthens the local input's credit loop, and the
+    # phase's second register shifts every node's phases by a cycle, so each is compared with a
+    # plain tester that has them too.
+    stages = {"gen_out_stages": gen_out_stages, "phase_stages": phase_stages}
+    plain = _measure(cfg, **stages)
     t = plain["totals"]
     assert t["status"] & Status.DONE and t["measured_received"] == t["measured_created"] > 10, t
     assert t["received"] > 0 and t["corrupted"] == t["duplicated"] == t["misordered"] == 0, t
-    fpga = _measure(cfg, node_copies=True, read_latency=read_latency, gen_out_stages=gen_out_stages)
+    fpga = _measure(cfg, node_copies=True, read_latency=read_latency, **stages)
     # CYCLE_LO keeps counting after the run: it is the cycle of the read, not a figure of the run.
     assert fpga["totals"]["cycle_lo"] > fpga["totals"]["flush_cycles"]
     for run in (plain, fpga):
@@ -86,3 +89,5 @@ def test_node_copies_and_read_pipeline_change_nothing(read_latency, gen_out_stag
 def test_read_latency_is_checked():
     with pytest.raises(ValueError, match="read_latency"):
         NocTester(preset("tiny"), read_latency=4)
+    with pytest.raises(ValueError, match="phase_stages"):
+        NocTester(preset("tiny"), phase_stages=3)
