@@ -228,11 +228,27 @@ class Router(wiring.Component):
             table = Array(Signal(3, name=f"table_{i}", init=Port.NONE.value) for i in range(mesh.nodes))
             csr_use_table = Signal()
             use_table = Signal()
-            m.d.comb += use_table.eq(self.use_table | csr_use_table)
+            port_use, port_we, port_addr, port_data = (
+                self.use_table,
+                self.table_we,
+                self.table_addr,
+                self.table_data,
+            )
+            if noc.router_stages == 2:
+                # The table port and the XY/table switch come from the mesh's edge (a tester, a
+                # bridge) to every router: registered here, a cycle later, so their wires do not
+                # reach into the route lookup (the 75 MHz noc-tester's critical path after the
+                # phase flags'). Like a CSR write with two stages, a port write then takes effect
+                # a cycle later.
+                port_use = _registered(m, self.use_table, "port_use_table")
+                port_we = _registered(m, self.table_we, "port_table_we")
+                port_addr = _registered(m, self.table_addr, "port_table_addr")
+                port_data = _registered(m, self.table_data, "port_table_data")
+            m.d.comb += use_table.eq(port_use | csr_use_table)
             entry = Signal(range(1 << (LOCAL_ADDR_BITS - 2)))
             m.d.comb += entry.eq((csr_addr - ROUTER_CSR_TABLE) >> 2)
-            with m.If(self.table_we):
-                m.d.sync += table[self.table_addr].eq(self.table_data)
+            with m.If(port_we):
+                m.d.sync += table[port_addr].eq(port_data)
             with m.Elif(csr_we & (csr_addr >= ROUTER_CSR_TABLE) & (entry < mesh.nodes)):
                 m.d.sync += table[entry[: max(1, (mesh.nodes - 1).bit_length())]].eq(csr_value[:3])
             with m.If(csr_we & (csr_addr == ROUTER_CSR_CTRL)):
@@ -1094,6 +1110,12 @@ class Router(wiring.Component):
 
 #: Deliberate bugs for showing that the formal proofs can fail (tb/noc/test_formal*.py).
 MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check", "no_urgency")
+
+
+def _registered(m, value, name):
+    reg = Signal.like(value, name=name)
+    m.d.sync += reg.eq(value)
+    return reg
 
 
 def _or_all(values):
