@@ -34,6 +34,20 @@ class BuildError(RuntimeError):
     """A step of the flow failed; the message names its log."""
 
 
+def _check_netlist(rpt: Path) -> None:
+    """Stop before place and route when Yosys' CHECK pass found a net with more than one driver
+    (nextpnr would fail on it later, naming only a cell). Amaranth gives every signal one
+    driver, so such a net comes from the synthesis flow, not from the design."""
+    text = rpt.read_text(errors="replace") if rpt.exists() else ""
+    nets = re.findall(r"multiple conflicting drivers for (\S+)", text)
+    if nets:
+        raise BuildError(
+            f"Yosys made a netlist with multiply driven nets ({', '.join(nets[:3])}); log: {rpt}. "
+            "The design has one driver per signal, so this comes from the synthesis script (see "
+            "docs/fpga.md, 'Toward 75 MHz')"
+        )
+
+
 class TimingError(BuildError):
     """Place-and-route did not reach the requested clock; no bitstream was written."""
 
@@ -163,6 +177,7 @@ def build(
         ys.write_text(re.sub(r"^(\s*synth_\w+)", r"\1 -noabc9", ys.read_text(), count=1, flags=re.M))
         run("synth_s", synth_cmd, "tatami.rpt", "Yosys synthesis (-noabc9)")
         report["yosys_noabc9"] = True
+    _check_netlist(out / "tatami.rpt")
     progress(f"[3/{steps}] placing and routing with nextpnr at {freq:g} MHz (log: {out / 'tatami.tim'})")
     run("pnr_s", pnr_cmd, "tatami.tim", "nextpnr place-and-route")
     figures = parse_report(json.loads((out / "report.json").read_text()), b.family)

@@ -121,9 +121,10 @@ def test_largest_mesh_estimate():
     assert r["mesh"] == "4x4" and r["estimated_luts"] == 2000 + 16 * 4000
 
 
-def _fake_tools(tmp_path, monkeypatch, achieved_mhz):
-    """Stand-ins for Yosys, nextpnr and ecppack: they log their arguments, and the fake nextpnr
-    writes a report with one clock at ``achieved_mhz``."""
+def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log=""):
+    """Stand-ins for Yosys, nextpnr and ecppack: they log their arguments, the fake nextpnr
+    writes a report with one clock at ``achieved_mhz``, and the fake Yosys writes ``yosys_log``
+    as its log (``-l``)."""
     import json
     import os
     import stat
@@ -140,6 +141,8 @@ with open({str(log)!r}, "a") as f:
     f.write(pathlib.Path(sys.argv[0]).name + " " + " ".join(sys.argv[1:]) + "\\n")
 if "--report" in sys.argv:
     pathlib.Path(sys.argv[sys.argv.index("--report") + 1]).write_text({json.dumps(json.dumps(report))})
+if "-l" in sys.argv:
+    pathlib.Path(sys.argv[sys.argv.index("-l") + 1]).write_text({yosys_log!r})
 if "--bit" in sys.argv:
     pathlib.Path(sys.argv[sys.argv.index("--bit") + 1]).write_bytes(b"bit")
 """
@@ -175,3 +178,16 @@ def test_build_passes_nextpnr_options_and_checks_timing(achieved, tmp_path, monk
     pnr = next(c.split() for c in calls if c.startswith("fake-nextpnr-ecp5"))
     assert pnr[-2:] == list(opts) and "--router" in pnr and "--quiet" not in pnr
     assert any(c.startswith("fake-ecppack") for c in calls) == (achieved >= 40)
+
+
+def test_build_stops_on_a_multiply_driven_net(tmp_path, monkeypatch):
+    """A Yosys netlist with a net of two drivers (its CHECK pass says so) stops the flow with a
+    clear message before nextpnr, which would fail on it naming only a cell."""
+    from tatami.fpga.build import BuildError
+
+    warning = "Warning: multiple conflicting drivers for tatami.\\design.tester.mesh.drops [5]:\n"
+    log = _fake_tools(tmp_path, monkeypatch, 50.0, yosys_log=warning)
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "noc.routing": "table"})
+    with pytest.raises(BuildError, match=r"multiply driven nets .*mesh\.drops"):
+        build("ulx3s-85f", cfg, "mesh-bridge", freq_mhz=40, out_dir=tmp_path / "b", progress=lambda s: None)
+    assert not any(c.startswith("fake-nextpnr") for c in log.read_text().splitlines())
