@@ -838,19 +838,6 @@ class Router(wiring.Component):
             sf = Signal(fb + 2, name=f"sel_flit_{PORT_NAMES[i]}")
             m.d.comb += sf.eq(_or_all(terms))
             sel_flit.append(sf)
-        # (FIFO buffers, two stages) the chosen flit's head and tail bits from the front registers,
-        # for ``busy``
-        sel_ht = [
-            _or_all(
-                [
-                    head_tail[i][v] & Cat(*[in_gnt[i][v][p] for p in range(nports)]).any().replicate(2)
-                    for v in range(vcs)
-                ]
-            )
-            for i in range(nports)
-            if not vc_switch
-        ]
-
         # ----- switch traversal into the output registers; credits -------------------------------
         # router_stages = 1: the crossbar follows the allocator in the same cycle. 2: the grants
         # and each input's granted flit are registered (``st_*``) and the crossbar runs from them
@@ -891,7 +878,7 @@ class Router(wiring.Component):
                     flit_head = _or_all([head_tail[i][v][0] & chosen[i][v][p] for i, v in won])
                     flit_tail = _or_all([head_tail[i][v][1] & chosen[i][v][p] for i, v in won])
                 else:
-                    ht = sel_ht if noc.buffers == "fifo" else [sf[fb : fb + 2] for sf in sel_flit]
+                    ht = [sf[fb : fb + 2] for sf in sel_flit]  # (look-past buffers)
                     flit_head = _or_all([ht[i][0] & og[i] for i in range(nports)])
                     flit_tail = _or_all([ht[i][1] & og[i] for i in range(nports)])
                 st_og = Signal(nports, name=f"st_grant_{PORT_NAMES[p]}")
