@@ -29,6 +29,13 @@ VARIANTS = {
     "lookpast": {"buffers": "lookpast", "router_stages": 1},
     "fifo": {"buffers": "fifo", "router_stages": 2},
 }
+#: The other two combinations, which no preset uses: the look-past router with registered grants
+#: and the FIFO router with one stage. ``tb/noc/test_mesh.py`` runs its mesh tests on them too.
+OTHER_VARIANTS = {
+    "lookpast2": {"buffers": "lookpast", "router_stages": 2},
+    "fifo1": {"buffers": "fifo", "router_stages": 1},
+}
+ALL_VARIANTS = VARIANTS | OTHER_VARIANTS
 
 
 @dataclass

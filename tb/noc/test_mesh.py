@@ -15,7 +15,7 @@ from tatami.sim.noc.model import NetworkModel, Packet
 from tatami.sim.noc.routes import compile_routes
 from tatami.sim.noc.traffic import generate
 
-from .netsim import VARIANTS, run_mesh
+from .netsim import ALL_VARIANTS, OTHER_VARIANTS, VARIANTS, run_mesh
 
 
 def _cfg(w, h, routing="xy", variant="lookpast", **mesh):
@@ -23,7 +23,7 @@ def _cfg(w, h, routing="xy", variant="lookpast", **mesh):
     return cfg.replace(
         mesh=MeshConfig(w, h, **mesh),
         noc=cfg.noc.__class__(
-            flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing, **VARIANTS[variant]
+            flit_bits=128, vcs=2, vc_depth=2, max_packet_flits=4, routing=routing, **ALL_VARIANTS[variant]
         ),
     )
 
@@ -33,8 +33,9 @@ def _assert_clean(result):
     assert sb.ok, sb.summary() + "\n" + "\n".join(sb.errors[:10])
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("stall", [0.0, 0.5])
+@pytest.mark.parametrize(
+    ("variant", "stall"), [(v, s) for v in VARIANTS for s in (0.0, 0.5)] + [(v, 0.5) for v in OTHER_VARIANTS]
+)
 def test_2x2_uniform_random_with_back_pressure(stall, variant):
     cfg = _cfg(2, 2, variant=variant)
     packets = generate(cfg, "uniform", 0.5, 120, packet_flits=3, seed=2, classes="both")
@@ -43,7 +44,7 @@ def test_2x2_uniform_random_with_back_pressure(stall, variant):
     assert result.scoreboard.delivered == len(packets) > 50
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_3x3_tables_around_a_dead_node(variant):
     cfg = _cfg(3, 3, "table", variant, dead_nodes=((1, 1),), dead_links=(((0, 0), (1, 0)),))
     tables = compile_routes(cfg.mesh)
@@ -68,7 +69,7 @@ def _pkt(src, dst, kind=PacketKind.WRITE, mclass=MsgClass.REQUEST, body=(), leng
     return Packet(src, header, 0, tuple(body), cycle)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_bad_packets_are_dropped_and_counted(variant):
     cfg = _cfg(3, 2, "table", variant, dead_nodes=((2, 0),))
     tables = compile_routes(cfg.mesh)
@@ -94,9 +95,12 @@ def test_bad_packets_are_dropped_and_counted(variant):
     assert result.scoreboard.delivered == 3
 
 
-@pytest.mark.parametrize(("variant", "a", "b"), [("lookpast", 2, 2), ("fifo", 3, 3)])
+@pytest.mark.parametrize(
+    ("variant", "a", "b"), [("lookpast", 2, 2), ("fifo", 3, 3), ("lookpast2", 3, 3), ("fifo1", 2, 2)]
+)
 def test_zero_load_latency_is_a_plus_b_cycles_per_hop(variant, a, b):
-    """``a + b*D``: 2 + 2D with one router stage, 3 + 3D with two (registered grants)."""
+    """``a + b*D``: 2 + 2D with one router stage, 3 + 3D with two (registered grants), whatever the
+    buffers."""
     cfg = _cfg(4, 4, variant=variant)
     assert Router.hop_cycles(cfg) == b
     packets, t = [], 0
