@@ -1,10 +1,13 @@
 """The area/Fmax helper on small designs (seconds), and full board builds (@fpga, many minutes)."""
 
 import json
+import re
+import subprocess
 
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
+from amaranth.back import rtlil
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from tatami.config import preset
@@ -47,6 +50,43 @@ def test_synthesize_verilog_text_yosys_only():
     v = "module inv(input [3:0] a, output [3:0] y); assign y = ~a; endmodule\n"
     r = synthesize(v, device="up5k", package="sg48", place=False)
     assert r["top"] == "inv" and r["luts"] >= 1 and r["fmax_mhz"] is None
+
+
+class NodeCopies(wiring.Component):
+    """A register with two per-node copies (same D: ``opt_merge`` would merge them) and an array
+    whose elements Amaranth names ``arr[i]``."""
+
+    a: In(8)
+    y: Out(8)
+
+    def elaborate(self, platform):
+        from tatami.hw.noc.tester import NODE_COPY
+
+        m = Module()
+        src = Signal(8)
+        arr = Signal(data.ArrayLayout(8, 2))
+        copies = [Signal(8, name=f"src{NODE_COPY}{k}") for k in range(2)]
+        m.d.sync += [src.eq(self.a), arr[0].eq(copies[0]), arr[1].eq(copies[1] + 1)]
+        m.d.sync += [c.eq(src) for c in copies]
+        m.d.comb += self.y.eq(arr[0] ^ arr[1])
+        return m
+
+
+@needs_tools
+def test_board_flow_script_keeps_node_copies_and_hides_element_names(tmp_path):
+    """``SCRIPT_AFTER_READ``: the copies stay two sets of flip-flops (8 + 2*8 + 2*8 in all), and no
+    public wire is named like a bit of another (``arr[0]`` against bit 0 of ``arr``)."""
+    from tatami.fpga.build import SCRIPT_AFTER_READ
+
+    (tmp_path / "top.il").write_text(rtlil.convert(NodeCopies(), name="top"))
+    (tmp_path / "top.ys").write_text(
+        f"read_rtlil top.il\n{SCRIPT_AFTER_READ}\nsynth_ecp5 -top top\n"
+        "tee -o ffs.txt select -count t:TRELLIS_FF\ntee -o names.txt select -list w:*\\[*\n"
+    )
+    proc = subprocess.run([find_tool("yosys"), "-q", "top.ys"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"(\d+) objects", (tmp_path / "ffs.txt").read_text()).group(1) == "40"
+    assert (tmp_path / "names.txt").read_text().split() == []
 
 
 def test_synthesize_rejects_unknown_devices():
