@@ -36,9 +36,9 @@ __all__ = ["PIPELINE", "WINDOW", "TrafficChecker"]
 #: Sequence numbers below the expected one whose arrival the checker remembers (duplicate detection).
 WINDOW = 16
 #: Cycles between a packet's tail flit and the update of its counters, beyond the usual register
-#: (``flits``, ``win_flits`` and ``ejected`` have no extra delay): the sequence-table stage and the
-#: counter stage (timing on the FPGA).
-PIPELINE = 2
+#: (``flits``, ``win_flits`` and ``ejected`` have no extra delay): the sequence table's read stage
+#: and its classify-and-write stage, and the counter stage (timing on the FPGA).
+PIPELINE = 3
 
 
 class TrafficChecker(wiring.Component):
@@ -216,10 +216,14 @@ class TrafficChecker(wiring.Component):
 
         # ----- pipeline -------------------------------------------------------------------------------
         # Stage 0 (above, the flit's cycle): reassembly and the integrity checks. Stage 1: the
-        # sequence table (read, classify, write back). Stage 2: the counters and the latency
-        # accumulators. Each table is read and written in one stage, so back-to-back packets of a
-        # flow (or of a distance) see each other's updates; the counters of a packet change
-        # ``PIPELINE`` cycles later than with the checks alone (``flits``/``win_flits`` do not wait).
+        # sequence table's entry read into a register -- or, if the stage after it writes that
+        # entry in the same cycle, the value written (a bypass), so back-to-back packets of a flow
+        # see each other's updates. Stage 1b: classify against the registered entry and write back
+        # (the classification starts at flip-flops, not at a LUT-RAM read: the 75 MHz FPGA build's
+        # critical path was read -> compare -> write in one cycle). Stage 2: the counters and the
+        # latency accumulators (the distance table is read and written in that one stage). The
+        # counters of a packet change ``PIPELINE`` cycles later than with the checks alone
+        # (``flits``/``win_flits`` do not wait).
         flows = 2 * w * h
         latency = Signal(32)
         m.d.comb += latency.eq(self.now - p_stamp)
@@ -248,16 +252,38 @@ class TrafficChecker(wiring.Component):
             s1_corrupt.eq(n_corrupt),
         ]
 
-        # ----- stage 1: sequence table ------------------------------------------------------------------
+        # ----- stage 1: sequence table read -------------------------------------------------------------
         entry_layout = data.StructLayout({"expect": 32, "seen": WINDOW})
         m.submodules.seq_table = seqs = Memory(shape=entry_layout, depth=flows, init=[])
         rd = seqs.read_port(domain="comb")
         wr = seqs.write_port()
         m.d.comb += rd.addr.eq(s1_flow)
-        e, seen = rd.data.expect, rd.data.seen
+        entry = Signal(entry_layout)  # the entry as it is after this cycle's write
+        bypass = Signal()
+        m.d.comb += [bypass.eq(wr.en & (wr.addr == rd.addr)), entry.eq(Mux(bypass, wr.data, rd.data))]
+        t_entry = Signal(entry_layout)
+        s1b_finish, s1b_bad, s1b_mark = Signal(), Signal(), Signal()
+        s1b_seq, s1b_lat = Signal(32), Signal(32)
+        s1b_flow = Signal(range(flows))
+        s1b_dist = Signal(range(self.distances))
+        s1b_corrupt = Signal(2)
+        m.d.sync += [
+            t_entry.eq(entry),
+            s1b_finish.eq(s1_finish),
+            s1b_bad.eq(s1_bad),
+            s1b_mark.eq(s1_mark),
+            s1b_seq.eq(s1_seq),
+            s1b_lat.eq(s1_lat),
+            s1b_flow.eq(s1_flow),
+            s1b_dist.eq(s1_dist),
+            s1b_corrupt.eq(s1_corrupt),
+        ]
+
+        # ----- stage 1b: classify and write back ---------------------------------------------------------
+        e, seen = t_entry.expect, t_entry.seen
         d = Signal(32)
         k = Signal(32)
-        m.d.comb += [d.eq(s1_seq - e), k.eq(~d)]  # k = e - 1 - s
+        m.d.comb += [d.eq(s1b_seq - e), k.eq(~d)]  # k = e - 1 - s
         late = d[31]
         k_small = Signal()
         assert WINDOW == 16
@@ -269,11 +295,11 @@ class TrafficChecker(wiring.Component):
         m.d.comb += seen_shifted.eq(Mux(d[4:] == 0, (seen << 1) << d[:4], 0))
 
         good = Signal()
-        m.d.comb += good.eq(s1_finish & ~s1_bad)
+        m.d.comb += good.eq(s1b_finish & ~s1b_bad)
         with m.If(good):
-            m.d.comb += [wr.addr.eq(rd.addr), wr.en.eq(1)]
+            m.d.comb += [wr.addr.eq(s1b_flow), wr.en.eq(1)]
             with m.If(~late):
-                m.d.comb += [wr.data.expect.eq(s1_seq + 1), wr.data.seen.eq(seen_shifted | 1)]
+                m.d.comb += [wr.data.expect.eq(s1b_seq + 1), wr.data.seen.eq(seen_shifted | 1)]
             with m.Else():
                 m.d.comb += wr.data.expect.eq(e)
                 with m.If(dup):
@@ -286,15 +312,15 @@ class TrafficChecker(wiring.Component):
         s2_dist = Signal(range(self.distances))
         s2_corrupt = Signal(2)
         m.d.sync += [
-            s2_finish.eq(s1_finish),
+            s2_finish.eq(s1b_finish),
             s2_good.eq(good),
             s2_late.eq(late),
             s2_dup.eq(dup),
-            s2_mark.eq(s1_mark),
+            s2_mark.eq(s1b_mark),
             s2_d.eq(d),
-            s2_lat.eq(s1_lat),
-            s2_dist.eq(s1_dist),
-            s2_corrupt.eq(s1_corrupt),
+            s2_lat.eq(s1b_lat),
+            s2_dist.eq(s1b_dist),
+            s2_corrupt.eq(s1b_corrupt),
         ]
 
         # ----- stage 2: counters and latency ----------------------------------------------------------
@@ -360,5 +386,6 @@ class TrafficChecker(wiring.Component):
             ]
             m.d.sync += [c.eq(0) for c in counters]
             m.d.sync += [s.active.eq(0) for s in states]
-            m.d.sync += [s1_finish.eq(0), s1_corrupt.eq(0), s2_finish.eq(0), s2_good.eq(0), s2_corrupt.eq(0)]
+            m.d.sync += [s1_finish.eq(0), s1_corrupt.eq(0), s1b_finish.eq(0), s1b_corrupt.eq(0)]
+            m.d.sync += [s2_finish.eq(0), s2_good.eq(0), s2_corrupt.eq(0)]
         return m
