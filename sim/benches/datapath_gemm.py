@@ -27,9 +27,9 @@ from tatami.hw.common.codec import Codec
 from tatami.hw.datapath.descriptors import MATRIX_CODEC
 from tatami.hw.datapath.matrix import DONE_LAYOUT, block_shape
 from tatami.hw.fpu.layouts import FpFormat, RoundMode
-from tatami.hw.mem.ports import inject_layout, request_layout, response_layout
-from tatami.sim.cocotb_env import StreamSink, StreamSource, design_config
+from tatami.sim.cocotb_env import design_config
 from tatami.sim.datapath.matrix import ByteMemory, MatrixModel
+from tatami.sim.datapath.node_ports import NodePortsDriver
 
 __all__ = [
     "Node",
@@ -142,68 +142,31 @@ def make_gemm(
     return mem, desc, c_end
 
 
-class Node:
+class Node(NodePortsDriver):
     """Drives a GemmNode: loads memory through ``net_wr``, runs descriptors, reads C on ``net_rd``,
     injects SRAM errors through ``inject``."""
 
     def __init__(self, dut):
-        self.dut = dut
-        self.cfg = design_config()
-        self.req = Codec(request_layout(self.cfg))
-        self.resp = Codec(response_layout(self.cfg))
+        super().__init__(dut, design_config())
         self.done = Codec(DONE_LAYOUT)
-        self.inj = Codec(inject_layout(self.cfg))
-        self.wb = self.cfg.node.sram.word_bytes
-        self.lanes = (1 << (self.cfg.node.sram.word_bits // 64)) - 1
         dut.start__valid.value = 0
         dut.done__ready.value = 0
-        dut.inject__valid.value = 0
 
     async def load(self, mem, end):
-        words = [
-            self.req.pack(
-                addr=a,
-                write=1,
-                lanes=self.lanes,
-                data=int.from_bytes(mem.load_bytes(a * self.wb, self.wb), "little"),
-            )
-            for a in range(_round_up(end, self.wb) // self.wb)
-        ]
-        sink = StreamSink(self.dut, "net_wr__resp")
-        task = cocotb.start_soon(sink.run())
-        await StreamSource(self.dut, "net_wr__req").send(words)
-        await sink.wait_for(len(words), 10 * len(words) + 100)
-        sink.stop()
-        await task
-
-    async def read_words(self, first, last) -> list[dict]:
-        """The responses (``data``, ``corrected``, ``uncorrectable``, ``bad_addr``) to reads of
-        words ``first`` to ``last - 1`` on ``net_rd``."""
-        reqs = [self.req.pack(addr=a, write=0, lanes=0, data=0) for a in range(first, last)]
-        sink = StreamSink(self.dut, "net_rd__resp")
-        task = cocotb.start_soon(sink.run())
-        await StreamSource(self.dut, "net_rd__req").send(reqs)
-        await sink.wait_for(len(reqs), 10 * len(reqs) + 100)
-        sink.stop()
-        await task
-        return [self.resp.unpack(item) for item in sink.items]
+        await self.write_words(
+            {
+                a: int.from_bytes(mem.load_bytes(a * self.wb, self.wb), "little")
+                for a in range(_round_up(end, self.wb) // self.wb)
+            }
+        )
 
     async def read(self, start, end) -> bytes:
         first, last = start // self.wb, _round_up(end, self.wb) // self.wb
         out = b""
-        for a, r in zip(range(first, last), await self.read_words(first, last)):
+        for a, r in zip(range(first, last), await self.read_words(range(first, last))):
             assert not r["uncorrectable"] and not r["bad_addr"], f"word {a:#x}: {r}"
             out += r["data"].to_bytes(self.wb, "little")
         return out[start - first * self.wb : end - first * self.wb]
-
-    async def inject(self, items):
-        """``(word address, data, flip)``: word ``addr`` written with ``data`` and the stored bits
-        in ``flip`` inverted (the SRAM's error-injection hook)."""
-        await StreamSource(self.dut, "inject").send(
-            [self.inj.pack(addr=a, data=d, flip=f) for a, d, f in items]
-        )
-        for _ in range(4):
-            await RisingEdge(self.dut.clk)
 
     async def run(self, desc, timeout=200_000) -> dict:
         dut = self.dut

@@ -156,11 +156,11 @@ async def ecc_errors_in_operands_and_c(dut):
         assert int(dut.ecc_detected.value) > detected0
         if case == "double_c":
             bad = c_row // wb
-            (r,) = await node.read_words(bad, bad + 1)
+            (r,) = await node.read_words([bad])
             assert r["uncorrectable"], f"C word {bad:#x} was rewritten with fresh check bits over its error"
             MatrixModel(cfg).run(MATRIX_CODEC.pack(desc), mem, flags=False)
             first, last = c["addr"] // wb, (c["addr"] + m * c["row_stride"] + wb - 1) // wb
-            words = await node.read_words(first, last)
+            words = await node.read_words(range(first, last))
             for a, r in zip(range(first, last), words):
                 if a != bad:
                     want = int.from_bytes(mem.load_bytes(a * wb, wb), "little")
