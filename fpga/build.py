@@ -120,7 +120,8 @@ def build(
     d = get_design(design_name)
     freq = float(freq_mhz or cfg.clock_hz / 1e6)
     divisor = uart_divisor(freq, baud)
-    out = Path(out_dir or f"build/fpga/{b.name}-{design_name}-{cfg.name}-{freq:g}MHz")
+    seed_tag = f"-seed{seed}" if seed != 1 else ""  # builds with other seeds do not overwrite it
+    out = Path(out_dir or f"build/fpga/{b.name}-{design_name}-{cfg.name}-{freq:g}MHz{seed_tag}")
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("tatami.bit", "tatami.bin", "report.json"):
         (out / stale).unlink(missing_ok=True)

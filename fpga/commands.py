@@ -211,7 +211,9 @@ def bench(commands, args) -> int:
     print(_summary(report))
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
-    key = f"{b.name} {args.design} {cfg.name} {report['mesh']} {freq:g}MHz"
+    key = f"{b.name} {args.design} {cfg.name} {report['mesh']} {freq:g}MHz" + (
+        f" seed {args.seed}" if args.seed != 1 else ""
+    )
     results.setdefault("builds", {})[key] = report
     if args.parts:
         results["parts_out_of_context"] = parts = _parts(cfg, b, freq)
