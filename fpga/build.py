@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tatami.config import TatamiConfig
-from tatami.hw.common.keep import NODE_COPY
+from tatami.hw.noc.tester import NODE_COPY
 
 from .boards import Board
 from .boards import board as get_board
@@ -62,11 +62,9 @@ def uart_divisor(freq_mhz: float, baud: int) -> int:
     return divisor
 
 
-#: Yosys command run after reading the design: register copies made on purpose (the per-node
-#: copies of broadcast registers, ``NocTester(node_copies=True)``; the traffic generator's copy of
-#: its decode registers for the sender; :mod:`tatami.hw.common.keep`) are kept apart (``opt_merge``
-#: would merge flip-flops with the same inputs back into one, whose output then crosses the die
-#: again).
+#: Yosys command run after reading the design: the per-node copies of broadcast registers
+#: (``NocTester(node_copies=True)``) are kept apart (``opt_merge`` would merge flip-flops with the
+#: same inputs back into one, whose output then crosses the die again).
 KEEP_NODE_COPIES = f"setattr -set keep 1 w:*{NODE_COPY}* %ci1:+$dff[Q] t:$dff %i"
 
 #: Yosys command run first after reading the design: the wires that Amaranth names after an array

@@ -31,7 +31,6 @@ from amaranth.lib.wiring import In, Out
 
 from tatami.config import TatamiConfig
 from tatami.hw.common import hier
-from tatami.hw.common.keep import NODE_COPY
 
 from .checker import PIPELINE, TrafficChecker
 from .mesh import Mesh
@@ -57,6 +56,8 @@ from .traffic import TrafficGenerator, node_seed
 
 __all__ = ["NODE_COPY", "NocTester", "clear_cycles"]
 
+#: Marks the names of the per-node copies of broadcast registers (``NocTester(node_copies=True)``).
+NODE_COPY = "_nodecopy"
 
 _GEN_COUNTERS = {
     Counter.CREATED: "created",
@@ -201,10 +202,7 @@ class NocTester(wiring.Component):
         copies = {}
 
         def broadcast(name, shape, init=0):
-            # (With node_copies the master is named as a copy too: Yosys merges an unkept flip-flop
-            # into a kept one with the same input, and the master's loads would then hang on
-            # one node's copy.)
-            master = Signal(shape, init=init, name=f"{name}{NODE_COPY}" if self.node_copies else name)
+            master = Signal(shape, init=init, name=name)
             if self.node_copies:
                 copies[id(master)] = {
                     k: Signal(shape, init=init, name=f"{name}{NODE_COPY}{k}") for k in live_nodes
@@ -313,7 +311,7 @@ class NocTester(wiring.Component):
             if key not in followed:
                 value = at(flag, k)
                 for i in range(self.phase_stages - 1):
-                    reg = Signal(name=f"{flag.name.removesuffix(NODE_COPY)}_s{i + 2}{NODE_COPY}{k}")
+                    reg = Signal(name=f"{flag.name}_s{i + 2}{NODE_COPY}{k}")
                     m.d.sync += reg.eq(value)
                     value = reg
                 followed[key] = value
@@ -356,7 +354,7 @@ class NocTester(wiring.Component):
         stride_bits = NODE_STRIDE.bit_length() - 1
         rd_addr = self.addr
         if self.read_latency == 3:
-            rd_addr = Signal(ADDR_BITS, name=f"rd_addr{NODE_COPY}" if self.node_copies else "rd_addr")
+            rd_addr = Signal(ADDR_BITS, name="rd_addr")
             m.d.sync += rd_addr.eq(self.addr)
         node_addr = dict.fromkeys(range(nodes), rd_addr)
         if self.read_latency == 3 and self.node_copies:

@@ -30,7 +30,6 @@ from amaranth.lib.wiring import In, Out
 
 from tatami.config import COORD_BITS, TatamiConfig
 from tatami.hw.common.fifo import HeadRegisterFIFO
-from tatami.hw.common.keep import NODE_COPY
 from tatami.hw.common.lfsr import LFSR
 from tatami.hw.common.select import select
 from tatami.hw.formats import HEADER_BITS, Header, PacketKind, link_flit_layout
@@ -310,41 +309,30 @@ class TrafficGenerator(wiring.Component):
         # Indexed by Classes: REQUEST, RESPONSE, BOTH (a random class per packet).
         pick_class = select(self.classes.as_value(), [0, 1, v[32]], default=0)
 
+        go = Signal()  # the draw's 16-bit word is below the threshold and its destination live
+        dst_x, dst_y = Signal(COORD_BITS), Signal(COORD_BITS)
+        mclass = Signal()
+        m.d.sync += [
+            go.eq((v[:16] < self.threshold) & pick_alive),
+            dst_x.eq(pick_x),
+            dst_y.eq(pick_y),
+            mclass.eq(pick_class),
+        ]
+
+        new_pkt = Signal()
+        m.d.comb += new_pkt.eq(creating & go)
+
         entry_layout = data.StructLayout(
             {"dst_x": COORD_BITS, "dst_y": COORD_BITS, "mclass": 1, "stamp": 32, "mark": 1}
         )
-
-        def decoded(suffix):
-            # The decode registers (``go``: the draw's 16-bit word is below the threshold and its
-            # destination live), as a new queue entry. Made twice: the source queue and the
-            # counters take one set, the sender (through the queue's bypass) the other, both
-            # named as copies (NODE_COPY) so that synthesis keeps them apart and each is placed
-            # by its own loads; on the FPGA one set sat by the draw logic, 55-60 rows from the
-            # sender it fed.
-            go = Signal(name=f"go{suffix}")
-            dst_x, dst_y = (
-                Signal(COORD_BITS, name=f"dst_x{suffix}"),
-                Signal(COORD_BITS, name=f"dst_y{suffix}"),
-            )
-            mclass = Signal(name=f"mclass{suffix}")
-            m.d.sync += [
-                go.eq((v[:16] < self.threshold) & pick_alive),
-                dst_x.eq(pick_x),
-                dst_y.eq(pick_y),
-                mclass.eq(pick_class),
-            ]
-            entry = Signal(entry_layout, name=f"new_entry{suffix}")
-            m.d.comb += [
-                entry.dst_x.eq(dst_x),
-                entry.dst_y.eq(dst_y),
-                entry.mclass.eq(mclass),
-                entry.stamp.eq(self.now),
-                entry.mark.eq(self.mark),
-            ]
-            return creating & go, entry
-
-        new_pkt, new_entry = decoded(f"_q{NODE_COPY}")
-        new_pkt_tx, new_entry_tx = decoded(f"_tx{NODE_COPY}")
+        new_entry = Signal(entry_layout)
+        m.d.comb += [
+            new_entry.dst_x.eq(dst_x),
+            new_entry.dst_y.eq(dst_y),
+            new_entry.mclass.eq(mclass),
+            new_entry.stamp.eq(self.now),
+            new_entry.mark.eq(self.mark),
+        ]
 
         # ----- source queue with bypass ----------------------------------------------------------
         # (Its front entry in registers: the send decision below starts at flip-flops, not at a
@@ -352,7 +340,7 @@ class TrafficGenerator(wiring.Component):
         m.submodules.queue = q = HeadRegisterFIFO(width=entry_layout.size, depth=self.queue_depth)
         have = Signal()
         entry = Signal(entry_layout)
-        m.d.comb += [have.eq(q.r_rdy | new_pkt_tx), entry.eq(Mux(q.r_rdy, q.r_data, new_entry_tx))]
+        m.d.comb += [have.eq(q.r_rdy | new_pkt), entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
 
         # ----- per-flow sequence numbers -----------------------------------------------------------
         flows = 2 * w * h

@@ -60,7 +60,7 @@ class NodeCopies(wiring.Component):
     y: Out(8)
 
     def elaborate(self, platform):
-        from tatami.hw.common.keep import NODE_COPY
+        from tatami.hw.noc.tester import NODE_COPY
 
         m = Module()
         src = Signal(8)
@@ -87,55 +87,6 @@ def test_board_flow_script_keeps_node_copies_and_hides_element_names(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert re.search(r"(\d+) objects", (tmp_path / "ffs.txt").read_text()).group(1) == "40"
     assert (tmp_path / "names.txt").read_text().split() == []
-
-
-@needs_tools
-def test_traffic_generator_keeps_its_senders_copy_of_the_decode_registers(tmp_path):
-    """The generator's sender reads its own copy of the decode registers (``*_tx_nodecopy``): the
-    flow's script keeps both sets through ``opt`` (which merges flip-flops with the same inputs)."""
-    from tatami.fpga.build import SCRIPT_AFTER_READ
-    from tatami.hw.noc.traffic import TrafficGenerator
-
-    gen = TrafficGenerator(preset("fpga-2x2"), queue_depth=16, out_stages=2)
-    (tmp_path / "top.il").write_text(rtlil.convert(gen, name="top"))
-    count = "w:{} %ci1:+[Q] w:* %d"  # the flip-flops driving the wire (opt turns $dff into others)
-    names = ("go_q_nodecopy", "go_tx_nodecopy", "mclass_q_nodecopy", "mclass_tx_nodecopy")
-    (tmp_path / "top.ys").write_text(
-        f"read_rtlil top.il\nhierarchy -top top\n{SCRIPT_AFTER_READ}\nproc\nflatten\nopt -full\n"
-        + "".join(f"tee -o {name}.txt select -count {count.format(name)}\n" for name in names)
-    )
-    proc = subprocess.run([find_tool("yosys"), "-q", "top.ys"], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    for name in names:
-        assert re.search(r"(\d+) objects", (tmp_path / f"{name}.txt").read_text()).group(1) == "1", name
-
-
-@needs_tools
-def test_noc_tester_keeps_the_masters_of_its_node_copies(tmp_path):
-    """``NocTester(node_copies=True)``: each broadcast phase flag is three flip-flops through
-    ``opt`` (the master, which the tester's own logic reads, and two nodes' copies). Unmarked, the
-    master was merged into a kept copy, and its loads then pulled that node's copy away."""
-    from tatami.fpga.build import SCRIPT_AFTER_READ
-    from tatami.hw.common import hier
-    from tatami.hw.noc.tester import NocTester
-
-    cfg = preset("fpga-2x2").replace(**{"mesh.width": 2, "mesh.height": 1})
-    with hier.flat():
-        tester = NocTester(cfg, queue_depth=4, read_latency=3, node_copies=True, phase_stages=2)
-        (tmp_path / "top.il").write_text(rtlil.convert(tester, name="top"))
-    flags = ("clearing", "creating", "marking")
-    (tmp_path / "top.ys").write_text(
-        f"read_rtlil top.il\nhierarchy -top top\n{SCRIPT_AFTER_READ}\nproc\nflatten\nopt -full\n"
-        + "".join(
-            f"tee -o {f}.txt select -count w:{f} w:{f}_nodecopy w:{f}_nodecopy0 w:{f}_nodecopy1 "
-            "%ci1:+[Q] w:* %d\n"
-            for f in flags
-        )
-    )
-    proc = subprocess.run([find_tool("yosys"), "-q", "top.ys"], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    for f in flags:
-        assert re.search(r"(\d+) objects", (tmp_path / f"{f}.txt").read_text()).group(1) == "3", f
 
 
 def test_synthesize_rejects_unknown_devices():
