@@ -56,6 +56,8 @@ class NocTesterTop(wiring.Component):
         m.submodules.bridge = bridge = HostBridge(
             self.cfg, self.divisor, packets=False, bus_read_latency=READ_LATENCY
         )
+        # Writes are decoded into registers first (``write_stage``: the address decode was in
+        # front of the copies' write enables, a 75 MHz build's critical path).
         # Every node reads the run's settings, phase flags and cycle count from copies of its own
         # (kept apart in synthesis by tatami.fpga.build.KEEP_NODE_COPIES); the phase flags through a
         # second register of its own (the 75 MHz builds' critical path after the router's per-VC
@@ -69,6 +71,7 @@ class NocTesterTop(wiring.Component):
             node_copies=True,
             gen_out_stages=2,
             phase_stages=2,
+            write_stage=True,
         )
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
         bus = bridge.bus

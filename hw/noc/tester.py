@@ -137,6 +137,10 @@ class NocTester(wiring.Component):
         logic. With 2 every node sees each phase a cycle later; the run control's snapshot takes the
         phase a cycle older to match, so its decisions stay exact (DRAIN and FLUSH last a cycle
         longer).
+    write_stage : bool
+        Decode bus writes into registers (a hit per writable address, and the data): every write
+        then lands a cycle later, and the address decode sits in a cycle of its own instead of in
+        front of the write enables of registers and copies all over the die (an FPGA top).
 
     Attributes
     ----------
@@ -159,6 +163,7 @@ class NocTester(wiring.Component):
         node_copies: bool = False,
         gen_out_stages: int = 1,
         phase_stages: int = 1,
+        write_stage: bool = False,
     ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
@@ -176,6 +181,7 @@ class NocTester(wiring.Component):
         if phase_stages not in (1, 2):
             raise ValueError(f"phase_stages must be 1 or 2, not {phase_stages!r}")
         self.phase_stages = phase_stages
+        self.write_stage = bool(write_stage)
         super().__init__(
             {
                 "addr": In(ADDR_BITS),
@@ -265,35 +271,36 @@ class NocTester(wiring.Component):
             Reg.WATCHDOG: watchdog,
             Reg.LIVE_COUNT: live_count,
         }
-        with m.If(self.we), m.Switch(self.addr):
-            for reg, sig in writable.items():
-                with m.Case(reg):
-                    m.d.sync += each(sig, lambda s: [s.eq(self.wdata)])
-            with m.Case(Reg.CTRL):
-                m.d.comb += [start.eq(self.wdata[0]), stop.eq(self.wdata[1])]
-                m.d.sync += use_table.eq(self.wdata[2])
-            with m.Case(Reg.TABLE_WRITE):
-                m.d.comb += table_we.eq(1)
-            with m.Case(Reg.FAULT):
-                m.d.comb += fault_arm.eq(1)
-            with m.Case(Reg.LIVE_ENTRY):
-                for i in range(nodes):
-                    with m.If(self.wdata[:12] == i):
-                        m.d.sync += each(
-                            live_list,
-                            lambda s, i=i: [s[i].x.eq(self.wdata[12:18]), s[i].y.eq(self.wdata[18:24])],
-                        )
-            with m.Case(Reg.NODE_ALIVE):
-                for i in range(nodes):
-                    with m.If(self.wdata[:12] == i):
-                        m.d.sync += each(live_mask, lambda s, i=i: [s[i].eq(self.wdata[12])])
+        # The bus write, decoded: a hit per writable address, and the data. With write_stage both
+        # are registers, so a write lands a cycle later and the address decode is not in front of
+        # the write enables of copies all over the die (a 75 MHz build's critical path).
+        write_addrs = [*writable, Reg.CTRL, Reg.TABLE_WRITE, Reg.FAULT, Reg.LIVE_ENTRY, Reg.NODE_ALIVE]
+        hit = {reg: Signal(name=f"wr_{reg.name.lower()}") for reg in write_addrs}
+        wdata = self.wdata
+        if self.write_stage:
+            wdata = Signal(32, name="wr_data")
+            m.d.sync += wdata.eq(self.wdata)
+        decode = m.d.sync if self.write_stage else m.d.comb
+        decode += [hit[reg].eq(self.we & (self.addr == reg)) for reg in write_addrs]
+        for reg, sig in writable.items():
+            with m.If(hit[reg]):
+                m.d.sync += each(sig, lambda s: [s.eq(wdata)])
+        with m.If(hit[Reg.CTRL]):
+            m.d.comb += [start.eq(wdata[0]), stop.eq(wdata[1])]
+            m.d.sync += use_table.eq(wdata[2])
+        m.d.comb += [table_we.eq(hit[Reg.TABLE_WRITE]), fault_arm.eq(hit[Reg.FAULT])]
+        for i in range(nodes):
+            with m.If(hit[Reg.LIVE_ENTRY] & (wdata[:12] == i)):
+                m.d.sync += each(live_list, lambda s, i=i: [s[i].x.eq(wdata[12:18]), s[i].y.eq(wdata[18:24])])
+            with m.If(hit[Reg.NODE_ALIVE] & (wdata[:12] == i)):
+                m.d.sync += each(live_mask, lambda s, i=i: [s[i].eq(wdata[12])])
         if table_mode:
             m.d.comb += [
                 mesh.use_table.eq(use_table),
                 mesh.table_we.eq(table_we),
-                mesh.table_router.eq(self.wdata[:12]),
-                mesh.table_addr.eq(self.wdata[12:24]),
-                mesh.table_data.eq(self.wdata[24:27]),
+                mesh.table_router.eq(wdata[:12]),
+                mesh.table_addr.eq(wdata[12:24]),
+                mesh.table_data.eq(wdata[24:27]),
             ]
 
         # ----- generators and checkers -------------------------------------------------------------
@@ -394,8 +401,8 @@ class NocTester(wiring.Component):
                 g.classes.eq(at(classes, k)),
                 g.hotspot_x.eq(at(hotspot, k) % w),
                 g.hotspot_y.eq(at(hotspot, k) // w),
-                g.fault.eq(self.wdata[12:15]),
-                g.fault_arm.eq(fault_arm & (self.wdata[:12] == k)),
+                g.fault.eq(wdata[12:15]),
+                g.fault_arm.eq(fault_arm & (wdata[:12] == k)),
                 g.enable.eq(at(live_mask, k)[k]),
                 g.live_count.eq(at(live_count, k)),
                 g.live_list.eq(at(live_list, k)),

@@ -1,7 +1,7 @@
 """The noc-tester FPGA top's tester options change nothing the tester measures: a load point run
-with per-node copies of the broadcast registers and the pipelined read multiplexer
-(``NocTester(node_copies=True, read_latency=3)``, as ``NocTesterTop`` builds it; and
-``read_latency=2``) gives the same counters, node by node and per distance, as the tester the
+with per-node copies of the broadcast registers, the pipelined read multiplexer and registered
+write decode (``NocTester(node_copies=True, read_latency=3, write_stage=True)``, as
+``NocTesterTop`` builds it; and ``read_latency=2``) gives the same counters, node by node and per distance, as the tester the
 sweeps use (``node_copies=False``, ``read_latency=1``), with one or two registers at each
 generator's output (``gen_out_stages``: the board has two) and one or two registers between the
 phase and each node's phase flags (``phase_stages``: the board has two) in both. Amaranth's
@@ -77,7 +77,7 @@ def test_node_copies_and_read_pipeline_change_nothing(read_latency, gen_out_stag
     t = plain["totals"]
     assert t["status"] & Status.DONE and t["measured_received"] == t["measured_created"] > 10, t
     assert t["received"] > 0 and t["corrupted"] == t["duplicated"] == t["misordered"] == 0, t
-    fpga = _measure(cfg, node_copies=True, read_latency=read_latency, **stages)
+    fpga = _measure(cfg, node_copies=True, read_latency=read_latency, write_stage=read_latency == 3, **stages)
     # CYCLE_LO keeps counting after the run: it is the cycle of the read, not a figure of the run.
     assert fpga["totals"]["cycle_lo"] > fpga["totals"]["flush_cycles"]
     for run in (plain, fpga):
