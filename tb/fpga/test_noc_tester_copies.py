@@ -1,11 +1,11 @@
 """The noc-tester FPGA top's tester options change nothing the tester measures: a load point run
 with per-node copies of the broadcast registers, the pipelined read multiplexer and registered
 write decode (``NocTester(node_copies=True, read_latency=3, write_stage=True)``, as
-``NocTesterTop`` builds it; and ``read_latency=2``) gives the same counters, node by node and per distance, as the tester the
-sweeps use (``node_copies=False``, ``read_latency=1``), with one or two registers at each
-generator's output (``gen_out_stages``: the board has two) and one or two registers between the
-phase and each node's phase flags (``phase_stages``: the board has two) in both. Amaranth's
-simulator, a 2x1 ``tiny`` mesh."""
+``NocTesterTop`` builds it; and ``read_latency=2``) gives the same counters, node by node and
+per distance, as the tester the sweeps use (``node_copies=False``, ``read_latency=1``), with one
+or two registers at each generator's output (``gen_out_stages``: the board has two) and one or
+two registers between the phase and each node's phase flags (``phase_stages``: the board has
+two) in both. Amaranth's simulator, a 2x1 ``tiny`` mesh."""
 
 import pytest
 from amaranth.sim import Simulator
