@@ -236,20 +236,29 @@ class TrafficChecker(wiring.Component):
         n_corrupt = Signal(2)  # corrupted packets this flit ends or strays into
         m.d.comb += n_corrupt.eq((finish & bad) + (link.valid & stray) + (link.valid & flit.head & cut))
 
-        s1_finish, s1_bad, s1_mark = Signal(), Signal(), Signal()
-        s1_seq, s1_lat = Signal(32), Signal(32)
-        s1_flow = Signal(range(flows))
-        s1_dist = Signal(range(self.distances))
-        s1_corrupt = Signal(2)
+        # What a flit's verdict carries through stage 1 and its second half (1b).
+        carried = data.StructLayout(
+            {
+                "finish": 1,
+                "bad": 1,
+                "mark": 1,
+                "seq": 32,
+                "lat": 32,
+                "flow": range(flows),
+                "dist": range(self.distances),
+                "corrupt": 2,
+            }
+        )
+        s1 = Signal(carried)
         m.d.sync += [
-            s1_finish.eq(finish),
-            s1_bad.eq(bad),
-            s1_mark.eq(p_mark),
-            s1_seq.eq(p_seq),
-            s1_lat.eq(latency),
-            s1_flow.eq(flow),
-            s1_dist.eq(dist),
-            s1_corrupt.eq(n_corrupt),
+            s1.finish.eq(finish),
+            s1.bad.eq(bad),
+            s1.mark.eq(p_mark),
+            s1.seq.eq(p_seq),
+            s1.lat.eq(latency),
+            s1.flow.eq(flow),
+            s1.dist.eq(dist),
+            s1.corrupt.eq(n_corrupt),
         ]
 
         # ----- stage 1: sequence table read -------------------------------------------------------------
@@ -257,33 +266,19 @@ class TrafficChecker(wiring.Component):
         m.submodules.seq_table = seqs = Memory(shape=entry_layout, depth=flows, init=[])
         rd = seqs.read_port(domain="comb")
         wr = seqs.write_port()
-        m.d.comb += rd.addr.eq(s1_flow)
+        m.d.comb += rd.addr.eq(s1.flow)
         entry = Signal(entry_layout)  # the entry as it is after this cycle's write
         bypass = Signal()
         m.d.comb += [bypass.eq(wr.en & (wr.addr == rd.addr)), entry.eq(Mux(bypass, wr.data, rd.data))]
         t_entry = Signal(entry_layout)
-        s1b_finish, s1b_bad, s1b_mark = Signal(), Signal(), Signal()
-        s1b_seq, s1b_lat = Signal(32), Signal(32)
-        s1b_flow = Signal(range(flows))
-        s1b_dist = Signal(range(self.distances))
-        s1b_corrupt = Signal(2)
-        m.d.sync += [
-            t_entry.eq(entry),
-            s1b_finish.eq(s1_finish),
-            s1b_bad.eq(s1_bad),
-            s1b_mark.eq(s1_mark),
-            s1b_seq.eq(s1_seq),
-            s1b_lat.eq(s1_lat),
-            s1b_flow.eq(s1_flow),
-            s1b_dist.eq(s1_dist),
-            s1b_corrupt.eq(s1_corrupt),
-        ]
+        s1b = Signal(carried)
+        m.d.sync += [t_entry.eq(entry), s1b.eq(s1)]
 
         # ----- stage 1b: classify and write back ---------------------------------------------------------
         e, seen = t_entry.expect, t_entry.seen
         d = Signal(32)
         k = Signal(32)
-        m.d.comb += [d.eq(s1b_seq - e), k.eq(~d)]  # k = e - 1 - s
+        m.d.comb += [d.eq(s1b.seq - e), k.eq(~d)]  # k = e - 1 - s
         late = d[31]
         k_small = Signal()
         assert WINDOW == 16
@@ -295,11 +290,11 @@ class TrafficChecker(wiring.Component):
         m.d.comb += seen_shifted.eq(Mux(d[4:] == 0, (seen << 1) << d[:4], 0))
 
         good = Signal()
-        m.d.comb += good.eq(s1b_finish & ~s1b_bad)
+        m.d.comb += good.eq(s1b.finish & ~s1b.bad)
         with m.If(good):
-            m.d.comb += [wr.addr.eq(s1b_flow), wr.en.eq(1)]
+            m.d.comb += [wr.addr.eq(s1b.flow), wr.en.eq(1)]
             with m.If(~late):
-                m.d.comb += [wr.data.expect.eq(s1b_seq + 1), wr.data.seen.eq(seen_shifted | 1)]
+                m.d.comb += [wr.data.expect.eq(s1b.seq + 1), wr.data.seen.eq(seen_shifted | 1)]
             with m.Else():
                 m.d.comb += wr.data.expect.eq(e)
                 with m.If(dup):
@@ -312,15 +307,15 @@ class TrafficChecker(wiring.Component):
         s2_dist = Signal(range(self.distances))
         s2_corrupt = Signal(2)
         m.d.sync += [
-            s2_finish.eq(s1b_finish),
+            s2_finish.eq(s1b.finish),
             s2_good.eq(good),
             s2_late.eq(late),
             s2_dup.eq(dup),
-            s2_mark.eq(s1b_mark),
+            s2_mark.eq(s1b.mark),
             s2_d.eq(d),
-            s2_lat.eq(s1b_lat),
-            s2_dist.eq(s1b_dist),
-            s2_corrupt.eq(s1b_corrupt),
+            s2_lat.eq(s1b.lat),
+            s2_dist.eq(s1b.dist),
+            s2_corrupt.eq(s1b.corrupt),
         ]
 
         # ----- stage 2: counters and latency ----------------------------------------------------------
@@ -386,6 +381,6 @@ class TrafficChecker(wiring.Component):
             ]
             m.d.sync += [c.eq(0) for c in counters]
             m.d.sync += [s.active.eq(0) for s in states]
-            m.d.sync += [s1_finish.eq(0), s1_corrupt.eq(0), s1b_finish.eq(0), s1b_corrupt.eq(0)]
+            m.d.sync += [s1.finish.eq(0), s1.corrupt.eq(0), s1b.finish.eq(0), s1b.corrupt.eq(0)]
             m.d.sync += [s2_finish.eq(0), s2_good.eq(0), s2_corrupt.eq(0)]
         return m
