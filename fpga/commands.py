@@ -51,6 +51,14 @@ def _pnr_args(q):
     """The place-and-route arguments of ``fpga build`` and ``bench fpga``."""
     q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     q.add_argument(
+        "--pnr-freq",
+        type=float,
+        default=None,
+        metavar="MHZ",
+        help="clock nextpnr places and routes for (ECP5 with a PLL clock; default --freq): above "
+        "--freq it asks for margin; timing is still judged at --freq",
+    )
+    q.add_argument(
         "--pnr-opt",
         action="append",
         default=[],
@@ -108,6 +116,7 @@ def build(commands, args) -> int:
             out_dir=args.out,
             seed=args.seed,
             pnr_opts=tuple(args.pnr_opt),
+            pnr_freq_mhz=args.pnr_freq,
             do_build=not args.elaborate_only,
         )
     except TimingError as e:
@@ -191,7 +200,13 @@ def bench(commands, args) -> int:
     t = time.perf_counter()
     try:
         report = run_build(
-            b.name, cfg, args.design, freq_mhz=freq, seed=args.seed, pnr_opts=tuple(args.pnr_opt)
+            b.name,
+            cfg,
+            args.design,
+            freq_mhz=freq,
+            seed=args.seed,
+            pnr_opts=tuple(args.pnr_opt),
+            pnr_freq_mhz=args.pnr_freq,
         )
     except TimingError as e:
         print(e)
@@ -206,13 +221,16 @@ def bench(commands, args) -> int:
         f"tatami fpga build --board {b.name} --config {args.config} --design {args.design} --freq {freq:g}"
         + "".join(f" --set {s}" for s in args.set)
         + (f" --seed {args.seed}" if args.seed != 1 else "")
+        + (f" --pnr-freq {args.pnr_freq:g}" if args.pnr_freq else "")
         + "".join(f" --pnr-opt={o}" for o in args.pnr_opt)
     )
     print(_summary(report))
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
-    key = f"{b.name} {args.design} {cfg.name} {report['mesh']} {freq:g}MHz" + (
-        f" seed {args.seed}" if args.seed != 1 else ""
+    key = (
+        f"{b.name} {args.design} {cfg.name} {report['mesh']} {freq:g}MHz"
+        + (f" seed {args.seed}" if args.seed != 1 else "")
+        + (f" pnr {args.pnr_freq:g}MHz" if args.pnr_freq and args.pnr_freq != freq else "")
     )
     results.setdefault("builds", {})[key] = report
     if args.parts:

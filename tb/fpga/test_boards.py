@@ -121,10 +121,10 @@ def test_largest_mesh_estimate():
     assert r["mesh"] == "4x4" and r["estimated_luts"] == 2000 + 16 * 4000
 
 
-def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log=""):
+def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log="", constraint_mhz=40.0):
     """Stand-ins for Yosys, nextpnr and ecppack: they log their arguments, the fake nextpnr
-    writes a report with one clock at ``achieved_mhz``, and the fake Yosys writes ``yosys_log``
-    as its log (``-l``)."""
+    writes a report with one clock at ``achieved_mhz`` (constraint ``constraint_mhz``), and the
+    fake Yosys writes ``yosys_log`` as its log (``-l``)."""
     import json
     import os
     import stat
@@ -133,7 +133,7 @@ def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log=""):
     log = tmp_path / "calls.txt"
     report = {
         "utilization": {"TRELLIS_COMB": {"used": 100, "available": 83640}},
-        "fmax": {"clk$glb_clk": {"achieved": achieved_mhz, "constraint": 40.0}},
+        "fmax": {"clk$glb_clk": {"achieved": achieved_mhz, "constraint": constraint_mhz}},
     }
     body = f"""#!{sys.executable}
 import json, pathlib, sys
@@ -191,3 +191,34 @@ def test_build_stops_on_a_multiply_driven_net(tmp_path, monkeypatch):
     with pytest.raises(BuildError, match=r"multiply driven nets .*mesh\.drops"):
         build("ulx3s-85f", cfg, "mesh-bridge", freq_mhz=40, out_dir=tmp_path / "b", progress=lambda s: None)
     assert not any(c.startswith("fake-nextpnr") for c in log.read_text().splitlines())
+
+
+@pytest.mark.parametrize(("achieved", "constraint"), [(43.0, 45.0), (39.0, 45.0), (43.0, 40.0)])
+def test_build_places_for_a_higher_clock_and_judges_at_the_design_clock(
+    achieved, constraint, tmp_path, monkeypatch
+):
+    """``pnr_freq_mhz``: the pin constraints get a constraint on the PLL's clock net at that
+    clock; the verdict is at ``freq_mhz`` (43 MHz of 45 asked meets 40); a report whose
+    constraint is not the one asked (nextpnr did not take it) stops the build; a board clock
+    without a PLL refuses it."""
+    from tatami.fpga.build import PLL_NET, BuildError, TimingError
+
+    _fake_tools(tmp_path, monkeypatch, achieved, constraint_mhz=constraint)
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "noc.routing": "table"})
+    out = tmp_path / "build"
+    kw = dict(freq_mhz=40, pnr_freq_mhz=45, out_dir=out, progress=lambda s: None)
+    if constraint != 45.0:
+        with pytest.raises(BuildError, match="did not take the 45 MHz constraint"):
+            build("ulx3s-85f", cfg, "mesh-bridge", **kw)
+    elif achieved < 40:
+        with pytest.raises(TimingError, match=r"39\.0 of 40\.0 MHz"):
+            build("ulx3s-85f", cfg, "mesh-bridge", **kw)
+    else:
+        r = build("ulx3s-85f", cfg, "mesh-bridge", **kw)
+        assert r["timing_met"] and r["pnr_freq_mhz"] == 45 and (out / "tatami.bit").exists()
+    lines = (out / "tatami.lpf").read_text().splitlines()
+    assert lines[-1] == f'FREQUENCY NET "{PLL_NET}" 45 MHZ;', lines[-3:]
+    with pytest.raises(ValueError, match="PLL"):
+        build("ulx3s-85f", cfg, "mesh-bridge", freq_mhz=25, pnr_freq_mhz=30, out_dir=tmp_path / "b")
+    with pytest.raises(ValueError, match="below"):
+        build("ulx3s-85f", cfg, "mesh-bridge", freq_mhz=40, pnr_freq_mhz=30, out_dir=tmp_path / "c")
