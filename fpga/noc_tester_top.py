@@ -15,7 +15,7 @@ from tatami.hw.noc.tester import NocTester
 __all__ = ["NocTesterTop"]
 
 WINDOW_BITS = 15  # the bridge's DESIGN window: 0x8000 registers
-READ_LATENCY = 4  # cycles from the bridge's read strobe to valid rdata (1 here, 3 in the tester)
+READ_LATENCY = 5  # cycles from the bridge's read strobe to valid rdata (1 here, 4 in the tester)
 
 
 class NocTesterTop(wiring.Component):
@@ -64,12 +64,19 @@ class NocTesterTop(wiring.Component):
         # switch: a node's copy placed far from the generator reading it). Each generator's flit
         # crosses to its router through two registers (the 56 MHz build's critical path was the
         # generator's send decision reaching the link registers, placed by the router, and back).
+        # Every packet is queued before it is sent (``gen_bypass=False``: the phase flags and the
+        # draw were in front of the send decision and the credit counters), each checker takes
+        # its router's flits through a register (its checks were placed far from the router's
+        # output registers), and each node reads its distance table into a register (a read
+        # path through the table's LUT RAM).
         m.submodules.tester = tester = NocTester(
             self.cfg,
             queue_depth=self.queue_depth,
             read_latency=READ_LATENCY - 1,
             node_copies=True,
             gen_out_stages=2,
+            gen_bypass=False,
+            chk_in_stages=1,
             phase_stages=2,
             write_stage=True,
         )

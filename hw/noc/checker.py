@@ -47,6 +47,12 @@ class TrafficChecker(wiring.Component):
     Parameters
     ----------
     cfg : TatamiConfig
+    in_stages : int
+        Registers between ``link`` and the checks (0 or 1; 1 for an FPGA build, where the router's
+        output registers and the checker sit apart). The checker then sees each flit (and counts it in
+        ``flits``, ``win_flits`` and ``ejected``) a cycle later, following ``window`` a cycle
+        late to match; ``now`` must come a cycle later for the same latencies. Credits go back as
+        without it.
 
     Attributes
     ----------
@@ -72,10 +78,12 @@ class TrafficChecker(wiring.Component):
         Latency sum and count of the measured packets that travelled distance ``dist_addr``.
     """
 
-    def __init__(self, cfg: TatamiConfig):
+    def __init__(self, cfg: TatamiConfig, *, in_stages: int = 0):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"TrafficChecker needs a TatamiConfig, not {cfg!r}")
-        self.cfg = cfg
+        if in_stages not in (0, 1):
+            raise ValueError(f"in_stages must be 0 or 1, not {in_stages!r}")
+        self.cfg, self.in_stages = cfg, in_stages
         mesh = cfg.mesh
         self.distances = mesh.width + mesh.height - 1
         members = {
@@ -108,7 +116,7 @@ class TrafficChecker(wiring.Component):
         super().__init__(members)
 
     def __repr__(self):  # a deterministic name for hier.shared
-        return f"TrafficChecker({self.cfg.digest()})"
+        return f"TrafficChecker({self.cfg.digest()}, {self.in_stages})"
 
     def elaborate(self, platform):
         m = Module()
@@ -117,11 +125,15 @@ class TrafficChecker(wiring.Component):
         w, h = mesh.width, mesh.height
         vcs = noc.vcs
         link = self.link
-        flit = link.flit
 
         # Credits back, registered: the checker consumes every flit at once.
-        m.d.sync += link.credit.eq(Mux(link.valid, 1 << flit.vc, 0))
-        m.d.comb += self.ejected.eq(link.valid)
+        m.d.sync += link.credit.eq(Mux(link.valid, 1 << link.flit.vc, 0))
+        # The flit the checks see: the link's, or with in_stages its register.
+        valid, flit, window = link.valid, link.flit, self.window
+        if self.in_stages:
+            valid, flit, window = Signal(name="in_valid"), Signal.like(link.flit, name="in_flit"), Signal()
+            m.d.sync += [valid.eq(link.valid), flit.eq(link.flit), window.eq(self.window)]
+        m.d.comb += self.ejected.eq(valid)
 
         # ----- per-VC reassembly state -------------------------------------------------------------
         state_layout = data.StructLayout(
@@ -198,7 +210,7 @@ class TrafficChecker(wiring.Component):
 
         arrive = Signal()  # a flit of an open (or opening) packet
         finish = Signal()  # its tail
-        m.d.comb += [arrive.eq(link.valid & ~stray), finish.eq(arrive & flit.tail)]
+        m.d.comb += [arrive.eq(valid & ~stray), finish.eq(arrive & flit.tail)]
         with m.If(arrive):
             with m.If(flit.tail):
                 m.d.sync += st.active.eq(0)
@@ -234,7 +246,7 @@ class TrafficChecker(wiring.Component):
         flow = Signal(range(flows))
         m.d.comb += flow.eq(Cat(p_mclass, p_src_y * w + p_src_x))
         n_corrupt = Signal(2)  # corrupted packets this flit ends or strays into
-        m.d.comb += n_corrupt.eq((finish & bad) + (link.valid & stray) + (link.valid & flit.head & cut))
+        m.d.comb += n_corrupt.eq((finish & bad) + (valid & stray) + (valid & flit.head & cut))
 
         # What a flit's verdict carries through stage 1 and its second half (1b).
         carried = data.StructLayout(
@@ -326,9 +338,9 @@ class TrafficChecker(wiring.Component):
                 m.d.sync += self.duplicated.eq(self.duplicated + 1)
             with m.Else():
                 m.d.sync += [self.misordered.eq(self.misordered + 1), self.holes.eq(self.holes - 1)]
-        with m.If(link.valid):
+        with m.If(valid):
             m.d.sync += self.flits.eq(self.flits + 1)
-            with m.If(self.window):
+            with m.If(window):
                 m.d.sync += self.win_flits.eq(self.win_flits + 1)
         with m.If(s2_finish):
             m.d.sync += self.received.eq(self.received + 1)

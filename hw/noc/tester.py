@@ -117,7 +117,10 @@ class NocTester(wiring.Component):
         one multiplexer from ``addr`` to ``rdata``), 2 (a register per block of registers: the
         globals and each node, then the final choice) or 3 (``addr`` registered first too; for an
         FPGA top where the address comes from far away; with ``node_copies`` every node registers
-        its own copy). Reads have no side effects, so only when the value is sampled changes.
+        its own copy) or 4 (and each node's multiplexer decodes a second register of its copy,
+        a cycle after the first has addressed its checker's distance table, whose output is a
+        register too; the global registers' multiplexer gets an address register of its own).
+        Reads have no side effects, so only when the value is sampled changes.
     node_copies : bool
         Give every node its own copy of each register the tester broadcasts to the nodes (the
         run's settings, the phase flags, the cycle counter), written in the same cycle with the
@@ -130,6 +133,15 @@ class NocTester(wiring.Component):
         Registers between each generator's send decision and its router (1 or 2,
         :class:`~tatami.hw.noc.traffic.TrafficGenerator` ``out_stages``); the checkers' clock is
         delayed to match, so the latencies measured are the same.
+    gen_bypass : bool
+        The generators' ``bypass`` (:class:`~tatami.hw.noc.traffic.TrafficGenerator`): ``False``
+        (an FPGA top) queues every packet a cycle before it can be sent; the checkers' clock is
+        delayed a cycle more to match, so the latencies measured are the same while no source
+        queue fills.
+    chk_in_stages : int
+        Registers in front of each checker (0 or 1, :class:`~tatami.hw.noc.checker.TrafficChecker`
+        ``in_stages``); the checkers' clock and the run control's snapshot follow, so the
+        latencies and the run's decisions are the same.
     phase_stages : int
         Registers between the phase and the flags each node's generator and checker follow
         (``clearing``, ``creating``, ``marking``): 1, or 2 for an FPGA top, where the second register
@@ -162,6 +174,8 @@ class NocTester(wiring.Component):
         read_latency: int = 1,
         node_copies: bool = False,
         gen_out_stages: int = 1,
+        gen_bypass: bool = True,
+        chk_in_stages: int = 0,
         phase_stages: int = 1,
         write_stage: bool = False,
     ):
@@ -173,11 +187,15 @@ class NocTester(wiring.Component):
         self.node_copies = bool(node_copies)
         if not isinstance(queue_depth, int) or queue_depth < 2:
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
-        if read_latency not in (1, 2, 3):
-            raise ValueError(f"read_latency must be 1, 2 or 3 cycles, not {read_latency!r}")
+        if read_latency not in (1, 2, 3, 4):
+            raise ValueError(f"read_latency must be 1, 2, 3 or 4 cycles, not {read_latency!r}")
         if gen_out_stages not in (1, 2):
             raise ValueError(f"gen_out_stages must be 1 or 2, not {gen_out_stages!r}")
         self.gen_out_stages = gen_out_stages
+        self.gen_bypass = bool(gen_bypass)
+        if chk_in_stages not in (0, 1):
+            raise ValueError(f"chk_in_stages must be 0 or 1, not {chk_in_stages!r}")
+        self.chk_in_stages = chk_in_stages
         if phase_stages not in (1, 2):
             raise ValueError(f"phase_stages must be 1 or 2, not {phase_stages!r}")
         self.phase_stages = phase_stages
@@ -344,15 +362,16 @@ class NocTester(wiring.Component):
                 value = reg
             return value
 
+        # (and a cycle more for a generator without bypass, and for each register in front of a
+        # checker)
+        chk_delay = self.gen_out_stages + (not self.gen_bypass) + self.chk_in_stages
         if self.node_copies:
             now = {k: Signal(32, name=f"now{NODE_COPY}{k}") for k in live_nodes}
             for k in live_nodes:
                 m.d.sync += now[k].eq(now[k] + 1)
-            chk_now = {
-                k: delayed(now[k], self.gen_out_stages, f"cycle_chk{NODE_COPY}{k}") for k in live_nodes
-            }
+            chk_now = {k: delayed(now[k], chk_delay, f"cycle_chk{NODE_COPY}{k}") for k in live_nodes}
         else:
-            cycle_chk = delayed(cycle[:32], self.gen_out_stages, "cycle_chk")
+            cycle_chk = delayed(cycle[:32], chk_delay, "cycle_chk")
             now = dict.fromkeys(live_nodes, cycle[:32])
             chk_now = dict.fromkeys(live_nodes, cycle_chk)
         gens, chks = {}, {}
@@ -360,27 +379,41 @@ class NocTester(wiring.Component):
         # index): ``addr``, or with read_latency 3 a register of it (one per node with node_copies).
         stride_bits = NODE_STRIDE.bit_length() - 1
         rd_addr = self.addr
-        if self.read_latency == 3:
-            rd_addr = Signal(ADDR_BITS, name="rd_addr")
+        if self.read_latency >= 3:
+            # (with read_latency 4 and node copies: named as a copy, so that synthesis keeps it
+            # apart from the nodes' copies, which have the same input)
+            copy_name = (
+                f"rd_addr{NODE_COPY}glob" if self.read_latency == 4 and self.node_copies else "rd_addr"
+            )
+            rd_addr = Signal(ADDR_BITS, name=copy_name)
             m.d.sync += rd_addr.eq(self.addr)
         node_addr = dict.fromkeys(range(nodes), rd_addr)
-        if self.read_latency == 3 and self.node_copies:
+        if self.read_latency >= 3 and self.node_copies:
             node_addr = {k: Signal(ADDR_BITS, name=f"rd_addr{NODE_COPY}{k}") for k in range(nodes)}
             m.d.sync += [a.eq(self.addr) for a in node_addr.values()]
+        # With read_latency 4 each node's checker reads its distance table at the address of its
+        # copy, into a register, and the node's multiplexer decodes a second register of the copy.
+        node_sel_addr = node_addr
+        if self.read_latency == 4:
+            node_sel_addr = {k: delayed(a, 1, f"rd_addr2_{k}") for k, a in node_addr.items()}
         node_offset, dist_index = {}, {}
         for k in range(nodes):
             node_offset[k] = Signal(stride_bits, name=f"rd_offset_{k}")
             dist_index[k] = Signal(range(w + h - 1), name=f"dist_index_{k}")
             m.d.comb += [
-                node_offset[k].eq(node_addr[k][:stride_bits]),
-                dist_index[k].eq((node_offset[k] - DIST_BASE) >> 1),
+                node_offset[k].eq(node_sel_addr[k][:stride_bits]),
+                dist_index[k].eq((node_addr[k][:stride_bits] - DIST_BASE) >> 1),
             ]
         for x, y in mesh_cfg.live_nodes():
             k = node_index(x, y, w)
             g = hier.shared(
-                TrafficGenerator, cfg, queue_depth=self.queue_depth, out_stages=self.gen_out_stages
+                TrafficGenerator,
+                cfg,
+                queue_depth=self.queue_depth,
+                out_stages=self.gen_out_stages,
+                bypass=self.gen_bypass,
             )
-            c = hier.shared(TrafficChecker, cfg)
+            c = hier.shared(TrafficChecker, cfg, in_stages=self.chk_in_stages)
             m.submodules[f"gen_{x}_{y}"] = g
             m.submodules[f"chk_{x}_{y}"] = c
             gens[k], chks[k] = g, c
@@ -472,11 +505,14 @@ class NocTester(wiring.Component):
         # decisions are then exactly those of cycle t - lag without the pipelines, taken lag
         # cycles later: a phase ends lag cycles later (DRAIN_CYCLES and FLUSH_CYCLES count them);
         # the watchdog's stall lengths are the same.
-        lag = PIPELINE + 2
+        # A register in front of each checker (chk_in_stages) delays its counters and ``ejected``
+        # by as much.
+        pipeline = PIPELINE + self.chk_in_stages
+        lag = pipeline + 2
 
-        snap_sent = delayed(totals[Counter.SENT], PIPELINE, "snap_sent")
-        snap_mcreated = delayed(totals[Counter.MEASURED_CREATED], PIPELINE, "snap_mcreated")
-        snap_drops = delayed(totals[Counter.DROPS], PIPELINE - 1, "snap_drops")
+        snap_sent = delayed(totals[Counter.SENT], pipeline, "snap_sent")
+        snap_mcreated = delayed(totals[Counter.MEASURED_CREATED], pipeline, "snap_mcreated")
+        snap_drops = delayed(totals[Counter.DROPS], pipeline - 1, "snap_drops")
         snap_received, snap_duplicated = totals[Counter.RECEIVED], totals[Counter.DUPLICATED]
         snap_mreceived = totals[Counter.MEASURED_RECEIVED]
         outstanding = Signal(32)  # at cycle t - lag
@@ -490,7 +526,7 @@ class NocTester(wiring.Component):
         any_eject = Signal()
         m.d.comb += any_eject.eq(Cat(*[c.ejected for c in chks.values()]).any())
         snap_idle = delayed(all_idle, lag, "snap_idle")
-        snap_eject = delayed(any_eject, lag, "snap_eject")
+        snap_eject = delayed(any_eject, lag - self.chk_in_stages, "snap_eject")
         # (the nodes follow the phase phase_stages - 1 cycles late: the snapshot's phase is older by
         # as much, so a phase the snapshot shows is one every node was in at cycle t - lag)
         snap_phase = delayed(phase.as_value(), lag + self.phase_stages - 1, "snap_phase")
@@ -591,7 +627,7 @@ class NocTester(wiring.Component):
             **{reg: sig.as_value() if hasattr(sig, "as_value") else sig for reg, sig in writable.items()},
         }
         assert NODE_BASE % NODE_STRIDE == 0 and NODE_BASE >= 0x100
-        addr = rd_addr
+        addr = rd_addr if self.read_latency < 4 else delayed(rd_addr, 1, "rd_addr2")
         # Decoded by comparing address bits with constants (no subtraction in front of the
         # multiplexer); an address outside every block reads 0. One multiplexer per block (the
         # global registers, each node's counters next to them), then the choice of block; with
@@ -613,8 +649,11 @@ class NocTester(wiring.Component):
                     with m.Case(cnt):
                         m.d.comb += val.eq(value)
                 if k in chks:
+                    dist_val = Mux(node_addr[k][0], chks[k].dist_count, chks[k].dist_sum)
+                    if self.read_latency == 4:
+                        dist_val = _registered(m, dist_val, f"rd_dist_{k}")
                     with m.Default(), m.If(node_offset[k] >= DIST_BASE):
-                        m.d.comb += val.eq(Mux(node_offset[k][0], chks[k].dist_count, chks[k].dist_sum))
+                        m.d.comb += val.eq(dist_val)
         sel_addr = addr
         if self.read_latency >= 2:
             sel_addr = Signal(ADDR_BITS, name="rd_sel_addr")

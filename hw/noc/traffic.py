@@ -11,8 +11,9 @@ creates nothing. The same choices are made by
 
 Created packets wait in a source queue (``queue_depth`` entries; a packet created while it is full is
 counted in ``overflow`` and not created), so latency counts from creation (BookSim's
-``include_queuing``). When the queue is empty a packet is sent in its creation cycle: decided
-then, on the link (from registers) the next cycle, a cycle the tester leaves out of latencies. Packets carry
+``include_queuing``). When the queue is empty a packet is sent in its creation cycle (a cycle later
+with ``bypass=False``, the FPGA tester's): decided then, on the link (from registers) the next
+cycle, cycles the tester leaves out of latencies. Packets carry
 a per-flow (destination, class) sequence number and the creation cycle in the immediate
 (:data:`~tatami.hw.formats.TrafficImmediate`), a check field in the header's ``addr`` and a body
 derived from (source, sequence number) (:func:`check_field`, :func:`body_lane`), so the checker
@@ -132,6 +133,14 @@ class TrafficGenerator(wiring.Component):
         decision sit next to the source queue and the link's registers next to the router
         (an FPGA build, where they are far apart); credits are still spent at the decision.
         A flit reaches the router ``out_stages`` cycles after its decision.
+    bypass : bool
+        ``True``: a packet created while the source queue is empty can be sent in its creation
+        cycle. ``False`` (an FPGA build): every packet enters the queue and is sent a cycle after
+        its creation at the earliest, so the send decision starts at the queue's head registers,
+        not at the draw's decode and the phase flags. While the queue does not fill, that sends
+        exactly the flits of a bypassing generator whose ``create``, ``mark`` and ``now`` come a
+        cycle later; with a full queue, a packet created in a cycle that pops the queue is
+        counted in ``overflow`` here and queued there.
 
     Attributes
     ----------
@@ -172,7 +181,7 @@ class TrafficGenerator(wiring.Component):
         Nothing queued, nothing being sent.
     """
 
-    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64, out_stages: int = 1):
+    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64, out_stages: int = 1, bypass: bool = True):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"TrafficGenerator needs a TatamiConfig, not {cfg!r}")
         if not isinstance(queue_depth, int) or queue_depth < 2:
@@ -182,6 +191,7 @@ class TrafficGenerator(wiring.Component):
         if out_stages not in (1, 2):
             raise ValueError(f"out_stages must be 1 or 2, not {out_stages!r}")
         self.cfg, self.queue_depth, self.out_stages = cfg, queue_depth, out_stages
+        self.bypass = bool(bypass)
         noc = cfg.noc
         members = {
             "x": In(COORD_BITS),
@@ -212,7 +222,7 @@ class TrafficGenerator(wiring.Component):
         super().__init__(members)
 
     def __repr__(self):  # a deterministic name for hier.shared
-        return f"TrafficGenerator({self.cfg.digest()}, {self.queue_depth}, {self.out_stages})"
+        return f"TrafficGenerator({self.cfg.digest()}, {self.queue_depth}, {self.out_stages}, {self.bypass})"
 
     def elaborate(self, platform):
         m = Module()
@@ -340,7 +350,10 @@ class TrafficGenerator(wiring.Component):
         m.submodules.queue = q = HeadRegisterFIFO(width=entry_layout.size, depth=self.queue_depth)
         have = Signal()
         entry = Signal(entry_layout)
-        m.d.comb += [have.eq(q.r_rdy | new_pkt), entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
+        if self.bypass:
+            m.d.comb += [have.eq(q.r_rdy | new_pkt), entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
+        else:
+            m.d.comb += [have.eq(q.r_rdy), entry.eq(q.r_data)]
 
         # ----- per-flow sequence numbers -----------------------------------------------------------
         flows = 2 * w * h
@@ -505,7 +518,8 @@ class TrafficGenerator(wiring.Component):
 
         m.d.comb += q.r_en.eq(pop & q.r_rdy)
         bypassed = Signal()
-        m.d.comb += bypassed.eq(pop & ~q.r_rdy)
+        if self.bypass:
+            m.d.comb += bypassed.eq(pop & ~q.r_rdy)
         m.d.comb += [q.w_data.eq(new_entry), q.w_en.eq(new_pkt & ~bypassed)]
         with m.If(new_pkt):
             with m.If(bypassed | q.w_rdy):

@@ -66,18 +66,29 @@ def _measure(cfg, **options):
     return out
 
 
-@pytest.mark.parametrize(("read_latency", "gen_out_stages", "phase_stages"), [(2, 1, 1), (3, 2, 2)])
-def test_node_copies_and_read_pipeline_change_nothing(read_latency, gen_out_stages, phase_stages):
+@pytest.mark.parametrize(
+    ("read_latency", "gen_out_stages", "phase_stages", "gen_bypass", "chk_in_stages"),
+    [(2, 1, 1, True, 0), (3, 2, 2, True, 0), (4, 2, 2, False, 1)],
+)
+def test_node_copies_and_read_pipeline_change_nothing(
+    read_latency, gen_out_stages, phase_stages, gen_bypass, chk_in_stages
+):
     cfg = preset("tiny").replace(**{"mesh.width": 2, "mesh.height": 1})
-    # The generators' second output register lengthens the local input's credit loop, and the
-    # phase's second register shifts every node's phases by a cycle, so each is compared with a
-    # plain tester that has them too.
-    stages = {"gen_out_stages": gen_out_stages, "phase_stages": phase_stages}
+    # The generators' second output register lengthens the local input's credit loop, the
+    # phase's second register shifts every node's phases by a cycle, queueing every packet
+    # (gen_bypass=False) sends each a cycle later and a register in front of each checker moves
+    # its counters: each is compared with a plain tester that has them too.
+    stages = {
+        "gen_out_stages": gen_out_stages,
+        "phase_stages": phase_stages,
+        "gen_bypass": gen_bypass,
+        "chk_in_stages": chk_in_stages,
+    }
     plain = _measure(cfg, **stages)
     t = plain["totals"]
     assert t["status"] & Status.DONE and t["measured_received"] == t["measured_created"] > 10, t
     assert t["received"] > 0 and t["corrupted"] == t["duplicated"] == t["misordered"] == 0, t
-    fpga = _measure(cfg, node_copies=True, read_latency=read_latency, write_stage=read_latency == 3, **stages)
+    fpga = _measure(cfg, node_copies=True, read_latency=read_latency, write_stage=read_latency >= 3, **stages)
     # CYCLE_LO keeps counting after the run: it is the cycle of the read, not a figure of the run.
     assert fpga["totals"]["cycle_lo"] > fpga["totals"]["flush_cycles"]
     for run in (plain, fpga):
@@ -88,6 +99,24 @@ def test_node_copies_and_read_pipeline_change_nothing(read_latency, gen_out_stag
 
 def test_read_latency_is_checked():
     with pytest.raises(ValueError, match="read_latency"):
-        NocTester(preset("tiny"), read_latency=4)
+        NocTester(preset("tiny"), read_latency=5)
+    with pytest.raises(ValueError, match="chk_in_stages"):
+        NocTester(preset("tiny"), chk_in_stages=2)
     with pytest.raises(ValueError, match="phase_stages"):
         NocTester(preset("tiny"), phase_stages=3)
+
+
+def test_queued_packets_and_checker_registers_measure_the_same():
+    """Queueing every packet before it is sent (``gen_bypass=False``) and a register in front of
+    each checker (``chk_in_stages=1``), as the board has them, measure what the tester without them
+    measures, node by node and per distance (the checkers' clock is delayed to match): only
+    DRAIN, which ends when the last measured packet is counted, lasts a cycle longer for each."""
+    cfg = preset("tiny").replace(**{"mesh.width": 2, "mesh.height": 1})
+    stages = {"gen_out_stages": 2, "phase_stages": 2}
+    direct = _measure(cfg, **stages)
+    queued = _measure(cfg, gen_bypass=False, chk_in_stages=1, **stages)
+    assert direct["totals"]["overflow"] == 0 and direct["totals"]["lat_count"] > 10
+    assert queued["nodes"] == direct["nodes"] and queued["per_distance"] == direct["per_distance"]
+    for key in ("drain_cycles", "cycle_lo"):
+        assert queued["totals"].pop(key) == direct["totals"].pop(key) + 2
+    assert queued["totals"] == direct["totals"]
