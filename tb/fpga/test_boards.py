@@ -133,7 +133,7 @@ def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log="", constraint_mh
     log = tmp_path / "calls.txt"
     report = {
         "utilization": {"TRELLIS_COMB": {"used": 100, "available": 83640}},
-        "fmax": {"clk$glb_clk": {"achieved": achieved_mhz, "constraint": constraint_mhz}},
+        "fmax": {"clk$glb_clk": {"achieved": achieved_mhz, "constraint": constraint_mhz + 0.01}},
     }
     body = f"""#!{sys.executable}
 import json, pathlib, sys
