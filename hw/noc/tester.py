@@ -144,7 +144,8 @@ class NocTester(wiring.Component):
         latencies and the run's decisions are the same.
     phase_stages : int
         Registers between the phase and the flags each node's generator and checker follow
-        (``clearing``, ``creating``, ``marking``): 1, or 2 for an FPGA top, where the second register
+        (``clearing``, ``creating``, ``marking``, and the run's start, which loads the generators'
+        seeds): 1, or 2 for an FPGA top, where the second register
         (one per node, named as a node copy) can sit by the node while the first sits by the phase
         logic. With 2 every node sees each phase a cycle later; the run control's snapshot takes the
         phase a cycle older to match, so its decisions stay exact (DRAIN and FLUSH last a cycle
@@ -331,7 +332,9 @@ class NocTester(wiring.Component):
         followed = {}
 
         def follow(flag, k):
-            """The phase flag node ``k`` follows: its copy, after ``phase_stages - 1`` more registers."""
+            """The phase flag node ``k`` follows: its copy, after ``phase_stages - 1`` more registers.
+            (Also the run's ``start``, the generators' ``load``: it keeps its cycle relative to the
+            phase the nodes see.)"""
             key = (flag.name, k)
             if key not in followed:
                 value = at(flag, k)
@@ -424,7 +427,7 @@ class NocTester(wiring.Component):
                 g.y.eq(y),
                 g.now.eq(now[k]),
                 g.seed.eq(Cat(at(seed, k), at(seed, k)) ^ (node_seed(0, k))),
-                g.load.eq(start),
+                g.load.eq(follow(start, k)),
                 g.clear.eq(follow(clearing, k)),
                 g.create.eq(follow(creating, k)),
                 g.mark.eq(follow(marking, k)),
