@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import time
@@ -47,6 +48,20 @@ def register(commands):
     q.set_defaults(func=lambda args: bench(commands, args))
 
 
+def _seed_list(text: str) -> list[int]:
+    """``1-4`` or ``1,5,9`` (or both: ``1-3,7``) as a list of seeds."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of seeds: {text!r} (e.g. 1-4 or 1,5,9)") from None
+    if not seeds or min(seeds) < 1:
+        raise argparse.ArgumentTypeError(f"seeds are numbers from 1: {text!r}")
+    return seeds
+
+
 def _pnr_args(q):
     """The place-and-route arguments of ``fpga build`` and ``bench fpga``."""
     q.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
@@ -82,6 +97,14 @@ def _build_args(commands, q):
     q.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
     _pnr_args(q)
     q.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        metavar="LIST",
+        help="placement seeds to try in turn until one meets timing, e.g. 1-4 or 1,5,9 (a build "
+        "directory each); the first that meets gives the bitstream",
+    )
+    q.add_argument(
         "--out", default=None, help="build directory (default build/fpga/<board>-<design>-<config>-<freq>)"
     )
     commands.add_config_args(q)
@@ -106,23 +129,36 @@ def build(commands, args) -> int:
     from .tools import ToolMissing
 
     cfg = commands.config(args)
-    try:
-        report = run_build(
-            args.board,
-            cfg,
-            args.design,
-            freq_mhz=args.freq,
-            baud=args.baud,
-            out_dir=args.out,
-            seed=args.seed,
-            pnr_opts=tuple(args.pnr_opt),
-            pnr_freq_mhz=args.pnr_freq,
-            do_build=not args.elaborate_only,
-        )
-    except TimingError as e:
-        raise commands.CliError(str(e)) from None
-    except (BuildError, ToolMissing, ValueError) as e:
-        raise commands.CliError(str(e)) from None
+    seeds = args.seeds or [args.seed]
+    missed = []
+    for seed in seeds:
+        out = args.out
+        if out and len(seeds) > 1:
+            out = str(Path(out) / f"seed{seed}")
+        if len(seeds) > 1:
+            print(f"placement seed {seed} ({len(missed) + 1} of {len(seeds)})")
+        try:
+            report = run_build(
+                args.board,
+                cfg,
+                args.design,
+                freq_mhz=args.freq,
+                baud=args.baud,
+                out_dir=out,
+                seed=seed,
+                pnr_opts=tuple(args.pnr_opt),
+                pnr_freq_mhz=args.pnr_freq,
+                do_build=not args.elaborate_only,
+            )
+            break
+        except TimingError as e:
+            missed.append(f"seed {seed}: {e}")
+            if len(missed) == len(seeds):
+                tried = "\n".join(missed) if len(seeds) > 1 else str(e)
+                raise commands.CliError(tried) from None
+            print(f"seed {seed} missed timing; trying the next seed")
+        except (BuildError, ToolMissing, ValueError) as e:
+            raise commands.CliError(str(e)) from None
     if args.elaborate_only:
         print(f"elaborated into {report['out_dir']} (no synthesis)")
         return 0

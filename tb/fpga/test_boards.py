@@ -121,10 +121,11 @@ def test_largest_mesh_estimate():
     assert r["mesh"] == "4x4" and r["estimated_luts"] == 2000 + 16 * 4000
 
 
-def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log="", constraint_mhz=40.0):
+def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log="", constraint_mhz=40.0, by_seed=None):
     """Stand-ins for Yosys, nextpnr and ecppack: they log their arguments, the fake nextpnr
-    writes a report with one clock at ``achieved_mhz`` (constraint ``constraint_mhz``), and the
-    fake Yosys writes ``yosys_log`` as its log (``-l``)."""
+    writes a report with one clock at ``achieved_mhz`` (constraint ``constraint_mhz``; or
+    ``by_seed[seed]`` for its ``--seed``), and the fake Yosys writes ``yosys_log`` as its log
+    (``-l``)."""
     import json
     import os
     import stat
@@ -140,7 +141,11 @@ import json, pathlib, sys
 with open({str(log)!r}, "a") as f:
     f.write(pathlib.Path(sys.argv[0]).name + " " + " ".join(sys.argv[1:]) + "\\n")
 if "--report" in sys.argv:
-    pathlib.Path(sys.argv[sys.argv.index("--report") + 1]).write_text({json.dumps(json.dumps(report))})
+    report = json.loads({json.dumps(json.dumps(report))})
+    by_seed = {by_seed or {}!r}
+    if "--seed" in sys.argv and int(sys.argv[sys.argv.index("--seed") + 1]) in by_seed:
+        report["fmax"]["clk$glb_clk"]["achieved"] = by_seed[int(sys.argv[sys.argv.index("--seed") + 1])]
+    pathlib.Path(sys.argv[sys.argv.index("--report") + 1]).write_text(json.dumps(report))
 if "-l" in sys.argv:
     pathlib.Path(sys.argv[sys.argv.index("-l") + 1]).write_text({yosys_log!r})
 if "--bit" in sys.argv:
@@ -222,3 +227,27 @@ def test_build_places_for_a_higher_clock_and_judges_at_the_design_clock(
         build("ulx3s-85f", cfg, "mesh-bridge", freq_mhz=25, pnr_freq_mhz=30, out_dir=tmp_path / "b")
     with pytest.raises(ValueError, match="below"):
         build("ulx3s-85f", cfg, "mesh-bridge", freq_mhz=40, pnr_freq_mhz=30, out_dir=tmp_path / "c")
+
+
+def test_cli_build_tries_seeds_until_one_meets_timing(tmp_path, monkeypatch, capsys):
+    """``tatami fpga build --seeds 1-3``: seeds in turn, a build directory each, stopping at the
+    first that meets timing (its bitstream); when none does, the error lists every seed's."""
+    from tatami.cli import main
+
+    base = ["fpga", "build", "--config", "tiny", "--set", "mesh.width=1", "--set", "mesh.height=1"]
+    base += ["--set", "noc.routing=table", "--freq", "40"]
+    log = _fake_tools(tmp_path, monkeypatch, 39.0, by_seed={2: 40.5})
+    assert main([*base, "--seeds", "1-3", "--out", str(tmp_path / "b")]) == 0
+    pnr_seeds = [
+        c.split()[c.split().index("--seed") + 1] for c in log.read_text().splitlines() if "nextpnr" in c
+    ]
+    assert pnr_seeds == ["1", "2"]
+    assert (tmp_path / "b" / "seed2" / "tatami.bit").exists() and not (
+        tmp_path / "b" / "seed1" / "tatami.bit"
+    ).exists()
+    assert "seed 1 missed timing" in capsys.readouterr().out
+    assert main([*base, "--seeds", "1,3", "--out", str(tmp_path / "c")]) != 0
+    err = capsys.readouterr().err
+    assert "seed 1:" in err and "seed 3:" in err and "timing NOT met" in err
+    with pytest.raises(SystemExit):
+        main([*base, "--seeds", "2-x"])
