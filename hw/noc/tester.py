@@ -647,14 +647,39 @@ class NocTester(wiring.Component):
         node_val = {}
         for k in range(nodes):
             node_val[k] = val = Signal(32, name=f"rd_node_{k}")
+            values = dict(per_node[k])
+            dist_val = None
+            if k in chks:
+                dist_val = Mux(node_addr[k][0], chks[k].dist_count, chks[k].dist_sum)
+            if self.read_latency == 4 and k in chks:
+                # Each unit's counters (the generator's; the checker's and its distance table)
+                # go through a multiplexer and a register of their own, next to the unit,
+                # addressed by the node's first copy; the node's multiplexer then chooses
+                # among those registers and the drops (the generator's and the checker's
+                # counters sit apart: one multiplexer over both was a long path).
+                offset = node_addr[k][:stride_bits]
+                units = {"gen": set(_GEN_COUNTERS), "chk": set(values) - set(_GEN_COUNTERS) - {Counter.DROPS}}
+                regs = {}
+                for unit, cnts in units.items():
+                    regs[unit] = reg = Signal(32, name=f"rd_{unit}_{k}")
+                    m.d.sync += reg.eq(0)
+                    with m.Switch(offset):
+                        for cnt in cnts:
+                            with m.Case(cnt):
+                                m.d.sync += reg.eq(values[cnt])
+                        if unit == "chk":
+                            with m.Default(), m.If(offset >= DIST_BASE):
+                                m.d.sync += reg.eq(dist_val)
+                groups = [(tuple(units["gen"]), regs["gen"]), (tuple(units["chk"]), regs["chk"])]
+                groups.append(((Counter.DROPS,), values[Counter.DROPS]))
+                dist_val = regs["chk"]
+            else:
+                groups = [((cnt,), value) for cnt, value in values.items()]
             with m.Switch(node_offset[k]):
-                for cnt, value in per_node[k].items():
-                    with m.Case(cnt):
+                for cnts, value in groups:
+                    with m.Case(*cnts):
                         m.d.comb += val.eq(value)
-                if k in chks:
-                    dist_val = Mux(node_addr[k][0], chks[k].dist_count, chks[k].dist_sum)
-                    if self.read_latency == 4:
-                        dist_val = _registered(m, dist_val, f"rd_dist_{k}")
+                if dist_val is not None:
                     with m.Default(), m.If(node_offset[k] >= DIST_BASE):
                         m.d.comb += val.eq(dist_val)
         sel_addr = addr
