@@ -145,11 +145,11 @@ class NocTester(wiring.Component):
     phase_stages : int
         Registers between the phase and the flags each node's generator and checker follow
         (``clearing``, ``creating``, ``marking``, and the run's start, which loads the generators'
-        seeds): 1, or 2 for an FPGA top, where the second register
-        (one per node, named as a node copy) can sit by the node while the first sits by the phase
-        logic. With 2 every node sees each phase a cycle later; the run control's snapshot takes the
-        phase a cycle older to match, so its decisions stay exact (DRAIN and FLUSH last a cycle
-        longer).
+        seeds): 1, or 2 for an FPGA top, where the second register (one per node and unit,
+        generator or checker, named as a node copy) can sit by the unit while the first sits by
+        the phase logic. With 2 every node sees each phase a cycle later; the run control's
+        snapshot takes the phase a cycle older to match, so its decisions stay exact (DRAIN and
+        FLUSH last a cycle longer).
     write_stage : bool
         Decode bus writes into registers (a hit per writable address, and the data): every write
         then lands a cycle later, and the address decode sits in a cycle of its own instead of in
@@ -331,15 +331,17 @@ class NocTester(wiring.Component):
 
         followed = {}
 
-        def follow(flag, k):
-            """The phase flag node ``k`` follows: its copy, after ``phase_stages - 1`` more registers.
-            (Also the run's ``start``, the generators' ``load``: it keeps its cycle relative to the
-            phase the nodes see.)"""
-            key = (flag.name, k)
+        def follow(flag, k, unit):
+            """The phase flag node ``k``'s ``unit`` (generator or checker) follows: the node's copy,
+            after ``phase_stages - 1`` more registers of the unit's own (one register shared by
+            both was placed between them, far from each, in 75 MHz builds). (Also the run's
+            ``start``, the generators' ``load``: it keeps its cycle relative to the phase the
+            nodes see.)"""
+            key = (flag.name, k, unit)
             if key not in followed:
                 value = at(flag, k)
                 for i in range(self.phase_stages - 1):
-                    reg = Signal(name=f"{flag.name}_s{i + 2}{NODE_COPY}{k}")
+                    reg = Signal(name=f"{flag.name}_s{i + 2}_{unit}{NODE_COPY}{k}")
                     m.d.sync += reg.eq(value)
                     value = reg
                 followed[key] = value
@@ -427,10 +429,10 @@ class NocTester(wiring.Component):
                 g.y.eq(y),
                 g.now.eq(now[k]),
                 g.seed.eq(Cat(at(seed, k), at(seed, k)) ^ (node_seed(0, k))),
-                g.load.eq(follow(start, k)),
-                g.clear.eq(follow(clearing, k)),
-                g.create.eq(follow(creating, k)),
-                g.mark.eq(follow(marking, k)),
+                g.load.eq(follow(start, k, "gen")),
+                g.clear.eq(follow(clearing, k, "gen")),
+                g.create.eq(follow(creating, k, "gen")),
+                g.mark.eq(follow(marking, k, "gen")),
                 g.threshold.eq(at(rate, k)),
                 g.pattern.eq(at(pattern, k)),
                 g.packet_flits.eq(at(packet_flits, k)),
@@ -446,8 +448,8 @@ class NocTester(wiring.Component):
                 c.x.eq(x),
                 c.y.eq(y),
                 c.now.eq(chk_now[k]),
-                c.clear.eq(follow(clearing, k)),
-                c.window.eq(follow(marking, k)),
+                c.clear.eq(follow(clearing, k, "chk")),
+                c.window.eq(follow(marking, k, "chk")),
                 c.packet_flits.eq(at(packet_flits, k)),
                 c.dist_addr.eq(dist_index[k]),
             ]
