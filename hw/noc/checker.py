@@ -50,9 +50,9 @@ class TrafficChecker(wiring.Component):
     in_stages : int
         Registers between ``link`` and the checks (0 or 1; 1 for an FPGA build, where the router's
         output registers and the checker sit apart). The checker then sees each flit (and counts it in
-        ``flits``, ``win_flits`` and ``ejected``) a cycle later, following ``window`` a cycle
-        late to match; ``now`` must come a cycle later for the same latencies. Credits go back as
-        without it.
+        ``flits``, ``win_flits`` and ``ejected``) a cycle later, following ``window`` and ``clear``
+        a cycle late to match: it is the checker without the register, a cycle later. ``now`` must
+        come a cycle later for the same latencies. Credits go back as without it.
 
     Attributes
     ----------
@@ -128,11 +128,19 @@ class TrafficChecker(wiring.Component):
 
         # Credits back, registered: the checker consumes every flit at once.
         m.d.sync += link.credit.eq(Mux(link.valid, 1 << link.flit.vc, 0))
-        # The flit the checks see: the link's, or with in_stages its register.
-        valid, flit, window = link.valid, link.flit, self.window
+        # The flit the checks see: the link's, or with in_stages its register; ``window`` and
+        # ``clear`` then pass a register too, so the checker is the one without it a cycle later
+        # (and its clear, which resets every counter, starts at a register of its own).
+        valid, flit, window, clear = link.valid, link.flit, self.window, self.clear
         if self.in_stages:
-            valid, flit, window = Signal(name="in_valid"), Signal.like(link.flit, name="in_flit"), Signal()
-            m.d.sync += [valid.eq(link.valid), flit.eq(link.flit), window.eq(self.window)]
+            valid, flit = Signal(name="in_valid"), Signal.like(link.flit, name="in_flit")
+            window, clear = Signal(name="in_window"), Signal(name="in_clear")
+            m.d.sync += [
+                valid.eq(link.valid),
+                flit.eq(link.flit),
+                window.eq(self.window),
+                clear.eq(self.clear),
+            ]
         m.d.comb += self.ejected.eq(valid)
 
         # ----- per-VC reassembly state -------------------------------------------------------------
@@ -374,7 +382,7 @@ class TrafficChecker(wiring.Component):
 
         # ----- clear -------------------------------------------------------------------------------
         clear_addr = Signal(range(max(flows, self.distances)))
-        with m.If(self.clear):
+        with m.If(clear):
             m.d.sync += clear_addr.eq(Mux(clear_addr == flows - 1, 0, clear_addr + 1))
             m.d.comb += [wr.addr.eq(clear_addr), wr.data.eq(0), wr.en.eq(1)]
             m.d.comb += [dwr.addr.eq(clear_addr), dwr.data.eq(0), dwr.en.eq(clear_addr < self.distances)]
