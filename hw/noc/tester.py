@@ -130,14 +130,15 @@ class NocTester(wiring.Component):
         (:data:`NODE_COPY`; ``tatami fpga build`` does). The total LAT_MAX then has a register
         after each level of its comparator tree (read after a run, it is the same).
     gen_out_stages : int
-        Registers between each generator's send decision and its router (1 or 2,
+        Registers between each generator's send decision and its router (1, 2 or 3,
         :class:`~tatami.hw.noc.traffic.TrafficGenerator` ``out_stages``); the checkers' clock is
         delayed to match, so the latencies measured are the same.
     gen_bypass : bool
         The generators' ``bypass`` (:class:`~tatami.hw.noc.traffic.TrafficGenerator`): ``False``
-        (an FPGA top) queues every packet a cycle before it can be sent; the checkers' clock is
-        delayed a cycle more to match, so the latencies measured are the same while no source
-        queue fills.
+        (an FPGA top) queues every packet a cycle before it can be sent; the checkers' clock and
+        measurement window are delayed a cycle more to match, so the measured packets' figures
+        and the window's flits are the same while no source queue fills (DRAIN, which ends on
+        the last measured packet, lasts a cycle longer, and may create unmeasured packets).
     chk_in_stages : int
         Registers in front of each checker (0 or 1, :class:`~tatami.hw.noc.checker.TrafficChecker`
         ``in_stages``); the checkers' clock and the run control's snapshot follow, so the
@@ -190,8 +191,8 @@ class NocTester(wiring.Component):
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
         if read_latency not in (1, 2, 3, 4):
             raise ValueError(f"read_latency must be 1, 2, 3 or 4 cycles, not {read_latency!r}")
-        if gen_out_stages not in (1, 2):
-            raise ValueError(f"gen_out_stages must be 1 or 2, not {gen_out_stages!r}")
+        if gen_out_stages not in (1, 2, 3):
+            raise ValueError(f"gen_out_stages must be 1, 2 or 3, not {gen_out_stages!r}")
         self.gen_out_stages = gen_out_stages
         self.gen_bypass = bool(gen_bypass)
         if chk_in_stages not in (0, 1):
@@ -379,6 +380,11 @@ class NocTester(wiring.Component):
             cycle_chk = delayed(cycle[:32], chk_delay, "cycle_chk")
             now = dict.fromkeys(live_nodes, cycle[:32])
             chk_now = dict.fromkeys(live_nodes, cycle_chk)
+        # (the checkers' window, MEASURE, follows the flits: a cycle later without bypass)
+        chk_window = {
+            k: delayed(follow(marking, k, "chk"), int(not self.gen_bypass), f"window{NODE_COPY}{k}")
+            for k in live_nodes
+        }
         gens, chks = {}, {}
         # The read address each node's multiplexer decodes (and its checker's distance-table
         # index): ``addr``, or with read_latency 3 a register of it (one per node with node_copies).
@@ -449,7 +455,7 @@ class NocTester(wiring.Component):
                 c.y.eq(y),
                 c.now.eq(chk_now[k]),
                 c.clear.eq(follow(clearing, k, "chk")),
-                c.window.eq(follow(marking, k, "chk")),
+                c.window.eq(chk_window[k]),
                 c.packet_flits.eq(at(packet_flits, k)),
                 c.dist_addr.eq(dist_index[k]),
             ]
