@@ -64,10 +64,8 @@ class NocTesterTop(wiring.Component):
         # switch: a node's copy placed far from the generator reading it). Each generator's flit
         # crosses to its router through two registers (the 56 MHz build's critical path was the
         # generator's send decision reaching the link registers, placed by the router, and back).
-        # A third generator output register sits between the generator's and the router's
-        # (the local input's logic was 42 columns from the generator's link registers in a
-        # 75 MHz build). Every packet is queued before it is sent (``gen_bypass=False``: the
-        # phase flags and the draw were in front of the send decision and the credit counters),
+        # Every packet is queued before it is sent (``gen_bypass=False``: the phase flags and
+        # the draw were in front of the send decision and the credit counters),
         # each checker takes its router's flits through a register (its checks were placed far
         # from the router's output registers), and each node's counters are read through a
         # register per unit (one multiplexer over the generator's and the checker's counters,
@@ -77,7 +75,7 @@ class NocTesterTop(wiring.Component):
             queue_depth=self.queue_depth,
             read_latency=READ_LATENCY - 1,
             node_copies=True,
-            gen_out_stages=3,
+            gen_out_stages=2,
             gen_bypass=False,
             chk_in_stages=1,
             phase_stages=2,

@@ -130,7 +130,7 @@ class NocTester(wiring.Component):
         (:data:`NODE_COPY`; ``tatami fpga build`` does). The total LAT_MAX then has a register
         after each level of its comparator tree (read after a run, it is the same).
     gen_out_stages : int
-        Registers between each generator's send decision and its router (1, 2 or 3,
+        Registers between each generator's send decision and its router (1 or 2,
         :class:`~tatami.hw.noc.traffic.TrafficGenerator` ``out_stages``); the checkers' clock is
         delayed to match, so the latencies measured are the same.
     gen_bypass : bool
@@ -191,8 +191,8 @@ class NocTester(wiring.Component):
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
         if read_latency not in (1, 2, 3, 4):
             raise ValueError(f"read_latency must be 1, 2, 3 or 4 cycles, not {read_latency!r}")
-        if gen_out_stages not in (1, 2, 3):
-            raise ValueError(f"gen_out_stages must be 1, 2 or 3, not {gen_out_stages!r}")
+        if gen_out_stages not in (1, 2):
+            raise ValueError(f"gen_out_stages must be 1 or 2, not {gen_out_stages!r}")
         self.gen_out_stages = gen_out_stages
         self.gen_bypass = bool(gen_bypass)
         if chk_in_stages not in (0, 1):

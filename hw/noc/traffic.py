@@ -129,11 +129,9 @@ class TrafficGenerator(wiring.Component):
     queue_depth : int
         Source-queue entries.
     out_stages : int
-        Registers between the send decision and ``link`` (1, 2 or 3). A second one lets the
+        Registers between the send decision and ``link`` (1 or 2). A second one lets the
         decision sit next to the source queue and the link's registers next to the router
-        (an FPGA build, where they are far apart); a third is a plain register between those;
-        credits are still spent at the decision (the local input's credit loop grows by one
-        cycle per register).
+        (an FPGA build, where they are far apart); credits are still spent at the decision.
         A flit reaches the router ``out_stages`` cycles after its decision.
     bypass : bool
         ``True``: a packet created while the source queue is empty can be sent in its creation
@@ -190,8 +188,8 @@ class TrafficGenerator(wiring.Component):
             raise ValueError(f"queue_depth must be an integer of at least 2, not {queue_depth!r}")
         if cfg.mesh.nodes > 4096:
             raise ValueError(f"the traffic generator handles at most 4096 nodes, not {cfg.mesh.nodes}")
-        if out_stages not in (1, 2, 3):
-            raise ValueError(f"out_stages must be 1, 2 or 3, not {out_stages!r}")
+        if out_stages not in (1, 2):
+            raise ValueError(f"out_stages must be 1 or 2, not {out_stages!r}")
         self.cfg, self.queue_depth, self.out_stages = cfg, queue_depth, out_stages
         self.bypass = bool(bypass)
         noc = cfg.noc
@@ -461,14 +459,6 @@ class TrafficGenerator(wiring.Component):
                 Signal(noc.flit_bits, name="mid_body"),
             )
             mid_sel = Signal(2, name="mid_sel")  # (head word, body word)
-            # With three stages the chosen flit passes one more plain register (``pre``) on its
-            # way to the router, which the placer can put between the two.
-            out = self.link
-            if self.out_stages == 3:
-                out = SimpleNamespace(
-                    valid=Signal(name="pre_valid"), flit=Signal(link_flit_layout(cfg), name="pre_flit")
-                )
-                m.d.sync += [self.link.valid.eq(out.valid), self.link.flit.eq(out.flit)]
             m.d.sync += [
                 mid.valid.eq(tx.valid),
                 mid.flit.head.eq(tx.flit.head),
@@ -477,11 +467,11 @@ class TrafficGenerator(wiring.Component):
                 mid_head.eq(head_data),
                 mid_body.eq(body_data),
                 mid_sel.eq(Cat(start, ~start & send_body)),
-                out.valid.eq(mid.valid),
-                out.flit.head.eq(mid.flit.head),
-                out.flit.tail.eq(mid.flit.tail),
-                out.flit.vc.eq(mid.flit.vc),
-                out.flit.data.eq(
+                self.link.valid.eq(mid.valid),
+                self.link.flit.head.eq(mid.flit.head),
+                self.link.flit.tail.eq(mid.flit.tail),
+                self.link.flit.vc.eq(mid.flit.vc),
+                self.link.flit.data.eq(
                     (mid_head & mid_sel[0].replicate(noc.flit_bits))
                     | (mid_body & mid_sel[1].replicate(noc.flit_bits))
                 ),

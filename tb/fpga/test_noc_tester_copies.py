@@ -43,7 +43,7 @@ class _SimBus:
             await self.ctx.tick()
 
 
-def _measure(cfg, **options):
+def _measure(cfg, plan_seed=5, **options):
     dut = NocTester(cfg, queue_depth=8, **options)
     out = {}
 
@@ -51,7 +51,7 @@ def _measure(cfg, **options):
         driver = sweep.TesterDriver(_SimBus(ctx, dut, options.get("read_latency", 1)), cfg)
         await driver.check_id()
         plan = sweep.SweepPlan(
-            seed=5, warmup=40, measure=120, drain_limit=1500, watchdog=1500, packet_flits=2
+            seed=plan_seed, warmup=40, measure=120, drain_limit=1500, watchdog=1500, packet_flits=2
         )
         point = await driver.point(plan, 0.3)
         out["totals"] = point.counters
@@ -68,7 +68,7 @@ def _measure(cfg, **options):
 
 @pytest.mark.parametrize(
     ("read_latency", "gen_out_stages", "phase_stages", "gen_bypass", "chk_in_stages"),
-    [(2, 1, 1, True, 0), (3, 2, 2, True, 0), (4, 3, 2, False, 1)],
+    [(2, 1, 1, True, 0), (3, 2, 2, True, 0), (4, 2, 2, False, 1)],
 )
 def test_node_copies_and_read_pipeline_change_nothing(
     read_latency, gen_out_stages, phase_stages, gen_bypass, chk_in_stages
@@ -114,9 +114,10 @@ def test_queued_packets_and_checker_registers_measure_the_same():
     measured packet is counted, lasts a cycle longer for each, and packets created in those cycles
     (unmeasured) add to the totals."""
     cfg = preset("tiny").replace(**{"mesh.width": 2, "mesh.height": 1})
-    stages = {"gen_out_stages": 3, "phase_stages": 2}
-    direct = _measure(cfg, **stages)
-    queued = _measure(cfg, gen_bypass=False, chk_in_stages=1, **stages)
+    stages = {"gen_out_stages": 2, "phase_stages": 2}
+    # (with this seed a flit ejects at the window's edge: the window must follow the flits)
+    direct = _measure(cfg, plan_seed=6, **stages)
+    queued = _measure(cfg, plan_seed=6, gen_bypass=False, chk_in_stages=1, **stages)
     assert direct["totals"]["overflow"] == 0 and direct["totals"]["lat_count"] > 10
     assert queued["per_distance"] == direct["per_distance"]
     unmeasured = ("created", "sent", "flits_sent", "received", "flits_received")
