@@ -117,9 +117,10 @@ class NocTester(wiring.Component):
         one multiplexer from ``addr`` to ``rdata``), 2 (a register per block of registers: the
         globals and each node, then the final choice) or 3 (``addr`` registered first too; for an
         FPGA top where the address comes from far away; with ``node_copies`` every node registers
-        its own copy) or 4 (and each node's multiplexer decodes a second register of its copy,
-        a cycle after the first has addressed its checker's distance table, whose output is a
-        register too; the global registers' multiplexer gets an address register of its own).
+        its own copy) or 4 (and each node's generator counters and checker counters, with its
+        distance table, pass a multiplexer and a register of their own, addressed by the node's
+        copy, before the node's multiplexer, which decodes a second register of the copy; the
+        global registers' multiplexer gets an address register of its own).
         Reads have no side effects, so only when the value is sampled changes.
     node_copies : bool
         Give every node its own copy of each register the tester broadcasts to the nodes (the
