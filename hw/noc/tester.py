@@ -667,7 +667,10 @@ class NocTester(wiring.Component):
                 # among those registers and the drops (the generator's and the checker's
                 # counters sit apart: one multiplexer over both was a long path).
                 offset = node_addr[k][:stride_bits]
-                units = {"gen": set(_GEN_COUNTERS), "chk": set(values) - set(_GEN_COUNTERS) - {Counter.DROPS}}
+                units = {
+                    "gen": sorted(_GEN_COUNTERS),
+                    "chk": sorted(set(values) - set(_GEN_COUNTERS) - {Counter.DROPS}),
+                }
                 regs = {}
                 for unit, cnts in units.items():
                     regs[unit] = reg = Signal(32, name=f"rd_{unit}_{k}")
