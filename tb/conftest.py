@@ -5,6 +5,10 @@
 fixes the random seed (otherwise a fresh one is drawn and printed when a test fails). The same
 knobs can come from the environment: ``TATAMI_SIMS=verilator,icarus``, ``TATAMI_WAVES=1``,
 ``TATAMI_SEED=N``.
+
+Tests marked ``slow`` (over about half a minute each) run first, so that the suite's workers
+(``pytest -n``) start the long ones together and finish together, instead of one worker taking a
+five-minute proof when the other has run out of tests.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def _sims(config) -> list[str]:
             raise pytest.UsageError(f"TATAMI_SIMS names unknown simulator(s) {bad}; known: {SIMULATORS}")
         return sims
     return list(SIMULATORS)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Stable: the slow tests keep their order among themselves, and so do the others.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_generate_tests(metafunc):

@@ -8,6 +8,7 @@ from tatami.cli import main
 from tatami.hw.units import UNITS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset_name", ["tiny", "fpga-2x2"])
 def test_verilog_all_units_lint_clean(preset_name, tmp_path, capsys):
     assert main(["verilog", "-c", preset_name, "--unit", "all", "--lint", "-o", str(tmp_path)]) == 0
@@ -18,6 +19,7 @@ def test_verilog_all_units_lint_clean(preset_name, tmp_path, capsys):
     assert out.count("lint clean") == len(UNITS)
 
 
+@pytest.mark.slow
 def test_verilog_d1_router_lint_clean(tmp_path):
     assert main(["verilog", "-c", "d1", "--unit", "router", "--lint", "-o", str(tmp_path)]) == 0
     meta = json.loads((tmp_path / "router" / "meta.json").read_text())

@@ -56,6 +56,7 @@ CONFIGS = {f"t{n}": COSIM_CONFIG(n) for n in (1, 2, 4)}
 SUITE = {"verilator": ("t4", 200), "icarus": ("t2", 10)}
 
 
+@pytest.mark.slow
 def test_random_cosim(sim, cocotb_run):
     config, seeds = SUITE[sim]
     cocotb_run(

@@ -315,6 +315,7 @@ def test_rejects_bad_config():
         MatrixUnit(preset("tiny").replace(**{"node.matrix.k": 1}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, overrides",
     [

@@ -113,6 +113,7 @@ def design(config="fpga-2x2"):
     return Design(f"vector_unit_{config.replace('-', '_')}", lambda: VectorUnit(cfg), config=cfg)
 
 
+@pytest.mark.slow
 def test_vector_unit(cocotb_run, sim):
     cases = 300 if sim == "verilator" else 80
     cocotb_run(design(), "tb.datapath.test_vector", extra_env={"TATAMI_CASES": str(cases)})

@@ -228,6 +228,7 @@ def design(config="fpga-2x2"):
     return Design(f"vector_node_{config.replace('-', '_')}", lambda: VectorNode(cfg), config=cfg)
 
 
+@pytest.mark.slow
 def test_vector_node(cocotb_run, sim):
     cases = 400 if sim == "verilator" else 150
     cocotb_run(design(), "tb.datapath.test_vector_core", extra_env={"TATAMI_CASES": str(cases)})

@@ -95,6 +95,7 @@ def test_model_route_catches_a_corrupted_line(files):
     assert (r["lines"], r["mismatches"]) == (50, 1) and len(r["first"]) == 1
 
 
+@pytest.mark.slow
 def test_every_operation_through_model_and_rtl(sim, files):
     cfg = preset("d1")
     paths = [files[k] for k in ("f32_add_rne", "f32_sub", "f32_mul_rne", "f32_mulAdd_rne_first200k")]

@@ -313,6 +313,7 @@ def design(cfg):
     return Design("core_port_top", lambda: PortTop(cfg), cfg)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_core_port(config, sim, cocotb_run):
     if sim == "icarus" and config != "w128":

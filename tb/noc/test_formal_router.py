@@ -32,6 +32,7 @@ def _check(props, depth, variant="lookpast", **kw):
 _SAFETY = {"credits": (("credits",), 4), "route": (("route",), 3), "tag": (("tag",), 4)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("props", "depth", "variant"),
     [pytest.param(*_SAFETY[p], v, id=f"{p}-{v}") for p in _SAFETY for v in VARIANTS]
@@ -60,6 +61,7 @@ def _wait(mutation=None):
     return prove_sby(harness, depth=WAIT_DEPTH)
 
 
+@pytest.mark.slow
 def test_router_bounded_wait():
     """Every input VC's front flit is served within WAIT_BOUND cycles (urgent after
     ``Router.urgent_cycles`` = 2, then served after the urgent flits older than it)."""

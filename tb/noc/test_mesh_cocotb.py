@@ -22,6 +22,7 @@ def test_mesh_smoke(cocotb_run, sim, preset_name):
     cocotb_run(mesh_design(cfg, packets=200, packet_flits=2), "tatami.sim.benches.mesh")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_mesh_3x3_dead_node_table_routing(cocotb_run, sim, variant):
     cfg = preset("tiny").replace(
