@@ -56,7 +56,7 @@ class MeshBridgeTop(wiring.Component):
         cfg, mesh = self.cfg, self.cfg.mesh
         w = mesh.width
         host = node_index(mesh.host_x, mesh.host_y, w)
-        m.submodules.mesh = net = Mesh(cfg, expose_edges=True)
+        m.submodules.mesh = net = Mesh(cfg, expose_edges=True, trim_edges=True)
         m.submodules.bridge = bridge = HostBridge(cfg, self.divisor)
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx)]
         wiring.connect(m, bridge.o, net.i_edge_w[mesh.host_y])

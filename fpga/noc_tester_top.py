@@ -80,6 +80,7 @@ class NocTesterTop(wiring.Component):
             chk_in_stages=1,
             phase_stages=2,
             write_stage=True,
+            trim_edges=True,
         )
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx), self.activity.eq(~tester.done)]
         bus = bridge.bus

@@ -33,6 +33,11 @@ class Mesh(wiring.Component):
         ``False``: links off the mesh edge are tied off (nothing arrives, nothing is routed there).
         ``True``: they are ports, ``i_edge_<d>[k]`` / ``o_edge_<d>[k]`` for side ``d`` in n, e, s, w,
         ``k`` counting along the side from the north-west (for chip-to-chip links and the host bridge).
+    trim_edges : bool
+        ``True``: each router is built for its place (:class:`Router` ``inputs``/``outputs``): the
+        ports off the mesh edge have no buffers, arbiters or counters (edge inputs stay with
+        ``expose_edges``). Up to nine router modules instead of one; same behaviour. The FPGA
+        builds use it (smaller and shorter allocation paths); simulations keep the one module.
 
     Attributes
     ----------
@@ -50,12 +55,13 @@ class Mesh(wiring.Component):
         verified tables).
     """
 
-    def __init__(self, cfg: TatamiConfig, *, expose_edges: bool = False):
+    def __init__(self, cfg: TatamiConfig, *, expose_edges: bool = False, trim_edges: bool = False):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"Mesh needs a TatamiConfig, not {cfg!r}")
         check_config(cfg)
         self.cfg = cfg
         self.expose_edges = bool(expose_edges)
+        self.trim_edges = bool(trim_edges)
         mesh = cfg.mesh
         members = {
             "inject": In(LinkSignature(cfg)).array(mesh.nodes),
@@ -89,7 +95,14 @@ class Mesh(wiring.Component):
         for y in range(h):
             for x in range(w):
                 k = node_index(x, y, w)
-                r = hier.shared(Router, cfg)  # one Router module, instantiated W x H times
+                if self.trim_edges:
+                    linked = "".join(
+                        d for d, ok in (("n", y > 0), ("e", x + 1 < w), ("s", y + 1 < h), ("w", x > 0)) if ok
+                    )
+                    inputs = "nesw" if self.expose_edges else linked
+                    r = hier.shared(Router, cfg, inputs=inputs, outputs=linked)
+                else:
+                    r = hier.shared(Router, cfg)  # one Router module, instantiated W x H times
                 m.submodules[f"router_{x}_{y}"] = r
                 routers[(x, y)] = r
                 m.d.comb += [r.x.eq(x), r.y.eq(y)]

@@ -145,17 +145,36 @@ class Router(wiring.Component):
     misroutes : Out(16)
         Packets dropped because the route for their destination named no usable port (a DEAD or
         NONE table entry met in transit, or a port off the mesh edge). Zero with verified tables.
+
+    Other parameters
+    ----------------
+    inputs, outputs : str
+        The link ports (of ``"nesw"``) that are wired at this router's place; default all four.
+        The others keep their members but have no hardware behind them: a missing input ignores
+        its link (no buffer, no requests), a missing output sends nothing (no arbiter, no credit
+        counters) and a route that names it is unusable, like a port off the mesh edge (the
+        packet is dropped and counted as a misroute). A mesh trims its edge routers so
+        (:class:`~tatami.hw.noc.mesh.Mesh`, ``trim_edges``): a corner router of a 2 x 2 mesh
+        arbitrates 3 outputs among 6 (input, VC) pairs instead of 5 among 10.
     """
 
-    def __init__(self, cfg: TatamiConfig, *, _mutation: str | None = None):
+    def __init__(
+        self, cfg: TatamiConfig, *, inputs: str = "nesw", outputs: str = "nesw", _mutation: str | None = None
+    ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"Router needs a TatamiConfig, not {cfg!r}")
         check_config(cfg)
         if _mutation is not None and _mutation not in MUTATIONS:
             raise ValueError(f"unknown router mutation {_mutation!r}; known: {', '.join(MUTATIONS)}")
+        for what, ports in (("inputs", inputs), ("outputs", outputs)):
+            if not isinstance(ports, str) or not set(ports) <= set("nesw") or len(set(ports)) != len(ports):
+                raise ValueError(f"router {what} must be distinct letters of 'nesw', not {ports!r}")
         noc, mesh = cfg.noc, cfg.mesh
         self.cfg = cfg
         self._mutation = _mutation
+        # (in port order, so that equal sets name one module)
+        self.inputs = "".join(p for p in "nesw" if p in inputs)
+        self.outputs = "".join(p for p in "nesw" if p in outputs)
         members = {}
         for name in PORT_NAMES:
             members[f"i_{name}"] = In(LinkSignature(cfg))
@@ -176,7 +195,11 @@ class Router(wiring.Component):
         self.probe = None
 
     def __repr__(self):  # a deterministic name for hier.shared
+        if not hasattr(self, "outputs"):  # (a constructor that raised)
+            return "Router(?)"
         extra = f", {self._mutation}" if self._mutation else ""
+        if (self.inputs, self.outputs) != ("nesw", "nesw"):
+            extra += f", inputs={self.inputs!r}, outputs={self.outputs!r}"
         return f"Router({self.cfg.digest()}{extra})"
 
     @staticmethod
@@ -218,6 +241,9 @@ class Router(wiring.Component):
         ins = [getattr(self, f"i_{n}") for n in PORT_NAMES]
         outs = [getattr(self, f"o_{n}") for n in PORT_NAMES]
         table_mode = noc.routing == "table"
+        # Ports wired at this router's place (``inputs``, ``outputs``; the local port always is).
+        has_in = [n == "l" or n in self.inputs for n in PORT_NAMES]
+        has_out = [n == "l" or n in self.outputs for n in PORT_NAMES]
 
         # ----- registers written by CONTROL packets (CSR bus, one write per cycle) ---------------
         csr_we = Signal()
@@ -287,7 +313,8 @@ class Router(wiring.Component):
             )
             if mut == "no_edge_check":
                 edge = Const(0)
-            m.d.comb += bad.eq((port > local) | edge)
+            missing = _or_all([port == p for p in range(nports) if not has_out[p]])
+            m.d.comb += bad.eq((port > local) | edge | missing)
             return bad
 
         def onehot_port(port, bad, name):
@@ -350,7 +377,11 @@ class Router(wiring.Component):
                     cred = credit_reg[p][v]
                 else:
                     cred = credit[p][v] != 0
-                m.d.comb += has_credit[p][v].eq(Const(1) if mut == "no_credit_check" else cred)
+                if not has_out[p]:
+                    cred = Const(0)  # (a missing output: nothing may request it)
+                elif mut == "no_credit_check":
+                    cred = Const(1)
+                m.d.comb += has_credit[p][v].eq(cred)
 
         drop_vecs = []  # per local VC: one-hot reason of a packet dropped this cycle
         misroute_hits = []
@@ -382,7 +413,7 @@ class Router(wiring.Component):
                 nm = f"{pn}{v}"
                 qdepth = self.input_depth(cfg, i)
                 w_en = Signal(name=f"w_en_{nm}")
-                m.d.comb += w_en.eq(link.valid & (link.flit.vc == v))
+                m.d.comb += w_en.eq(link.valid & (link.flit.vc == v) if has_in[i] else Const(0))
                 w_data = Cat(link.flit.data, link.flit.head, link.flit.tail)
                 eating = Signal(name=f"eating_{nm}")  # consuming the rest of a dropped/CSR packet
                 drop_head = Signal(name=f"drop_head_{nm}")
@@ -487,7 +518,9 @@ class Router(wiring.Component):
                     if isinstance(q, _FrontFifo):
                         ffq[i][v] = q
                     r_dir, r_bad, r_csr = stored[:nports], stored[nports], stored[nports + 1]
-                    m.d.comb += ready.eq(q.r_rdy)
+                    # (a missing input: never written, and never ready, so that its pointers and
+                    # flags are constants the synthesis tool can see)
+                    m.d.comb += ready.eq(q.r_rdy if has_in[i] else Const(0))
                     m.d.comb += [misroute.eq(r_bad), drop_head.eq(head & r_bad)]
                     m.d.comb += is_csr.eq(r_csr)  # (a CSR head's route is local: never bad)
                     blocked = Signal(name=f"blocked_{nm}")
@@ -511,7 +544,7 @@ class Router(wiring.Component):
                     lp = _LookPastBuffer(m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr)
                     head, tail = lp.head[0], lp.tail[0]
                     front = Cat(lp.data[0], head, tail)
-                    m.d.comb += ready.eq(lp.valid[0])
+                    m.d.comb += ready.eq(lp.valid[0] if has_in[i] else Const(0))
                     m.d.comb += [misroute.eq(lp.bad[0]), drop_head.eq(head & lp.bad[0])]
                     m.d.comb += is_csr.eq(lp.csr[0])  # (a CSR head's route is local: never bad)
                     # Per output, the oldest flit that goes there; it may go if it is the front flit,
@@ -566,6 +599,9 @@ class Router(wiring.Component):
                     occ[i][v] = list(lp.valid)  # (entries are kept compact: valid is a thermometer)
                 elif noc.buffers == "lookpast":
                     occ[i][v] = [q.level > j for j in range(qdepth)]
+                if not has_in[i]:
+                    reqs[i][v] = [Const(0)] * nports
+                    front_nc[i][v] = [Const(0)] * nports
                 rdy[i][v] = ready
                 misroute_hits.append(ready & head & ~eating & misroute & drop_head)
                 csr_hdr[i][v] = front
@@ -744,14 +780,18 @@ class Router(wiring.Component):
             in_gnt = [[[None] * nports for _ in range(vcs)] for _ in range(nports)]
         for p in range(nports):
             if vc_switch:
-                flat = [reqs[i][v][p] for i in range(nports) for v in range(vcs)]
-                adv = Const(0) if mut == "fixed_priority" else Const(1)
-                g, mask = _round_robin(m, flat, adv, f"out_arb_{PORT_NAMES[p]}")
+                # (over the wired inputs only: a trimmed router's arbiters are narrower)
+                pairs = [(i, v) for i in range(nports) for v in range(vcs) if has_in[i] and has_out[p]]
+                g = [Const(0)] * len(pairs)
+                if pairs:
+                    adv = Const(0) if mut == "fixed_priority" else Const(1)
+                    g, _ = _round_robin(m, [reqs[i][v][p] for i, v in pairs], adv, f"out_arb_{PORT_NAMES[p]}")
                 for i in range(nports):
                     for v in range(vcs):
-                        in_gnt[i][v][p] = g[i * vcs + v]
-                out_gnt.append([Cat(*g[i * vcs : (i + 1) * vcs]).any() for i in range(nports)])
-                out_masks.append(mask)
+                        in_gnt[i][v][p] = Const(0)
+                for k, (i, v) in enumerate(pairs):
+                    in_gnt[i][v][p] = g[k]
+                out_gnt.append([Cat(*[in_gnt[i][v][p] for v in range(vcs)]).any() for i in range(nports)])
                 continue
             wants = []
             for i in range(nports):

@@ -156,6 +156,9 @@ class NocTester(wiring.Component):
         Decode bus writes into registers (a hit per writable address, and the data): every write
         then lands a cycle later, and the address decode sits in a cycle of its own instead of in
         front of the write enables of registers and copies all over the die (an FPGA top).
+    trim_edges : bool
+        The mesh's ``trim_edges`` (:class:`~tatami.hw.noc.mesh.Mesh`): each router built for its
+        place, without the ports off the mesh edge (an FPGA top). Same behaviour.
 
     Attributes
     ----------
@@ -181,11 +184,12 @@ class NocTester(wiring.Component):
         chk_in_stages: int = 0,
         phase_stages: int = 1,
         write_stage: bool = False,
+        trim_edges: bool = False,
     ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"NocTester needs a TatamiConfig, not {cfg!r}")
         check_geometry(cfg.mesh.width, cfg.mesh.height)
-        self.mesh = Mesh(cfg)  # validates the config for the network
+        self.mesh = Mesh(cfg, trim_edges=trim_edges)  # validates the config for the network
         self.cfg, self.queue_depth, self.read_latency = cfg, queue_depth, read_latency
         self.node_copies = bool(node_copies)
         if not isinstance(queue_depth, int) or queue_depth < 2:
