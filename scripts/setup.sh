@@ -48,6 +48,13 @@ if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 # --- Python virtual environment --------------------------------------------------------------
 stamp="$VENV/.tatami-installed"
 want=$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)
+# One set-up at a time: two `./run` started together (e.g. two FPGA builds after pyproject.toml
+# changed) would otherwise install into the same environment at once and break each other. The
+# second waits, then finds the environment up to date.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>".tatami-setup.lock"
+    flock 9
+fi
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
     "$PYTHON" -m venv "$VENV"
