@@ -1,4 +1,5 @@
-"""A W x H mesh of routers, generated hierarchically (the router once, instantiated W*H times)."""
+"""A W x H mesh of routers, generated hierarchically (the router once, instantiated W*H times; or,
+with ``trim_edges``, once per kind of place: corner, edge, middle)."""
 
 from __future__ import annotations
 

@@ -230,8 +230,21 @@ def design(config="fpga-2x2"):
 
 @pytest.mark.slow
 def test_vector_node(cocotb_run, sim):
-    cases = 400 if sim == "verilator" else 150
+    # (a fresh seed each run: the suite's runs add up; the long run takes 3000 instructions)
+    cases = 250 if sim == "verilator" else 150
     cocotb_run(design(), "tb.datapath.test_vector_core", extra_env={"TATAMI_CASES": str(cases)})
+
+
+@pytest.mark.long
+def test_vector_node_long(cocotb_run, sim):
+    if sim != "verilator":
+        pytest.skip("the long random programs run on Verilator")
+    cocotb_run(
+        design(),
+        "tb.datapath.test_vector_core",
+        testcase="random_programs",
+        extra_env={"TATAMI_CASES": "3000"},
+    )
 
 
 def test_rejects_bad_configs():
