@@ -129,7 +129,8 @@ class NocTester(wiring.Component):
         rather than one flip-flop across the die. Behaviour is identical; the copies are named
         ``*{NODE_COPY}<node>`` so that a synthesis flow can keep Yosys from merging them back
         (:data:`NODE_COPY`; ``tatami fpga build`` does). The total LAT_MAX then has a register
-        after each level of its comparator tree (read after a run, it is the same).
+        after each level of its comparator tree (read after a run, it is the same). With
+        ``read_latency`` 4 the global read multiplexer reads a copy of its own too.
     gen_out_stages : int
         Registers between each generator's send decision and its router (1 or 2,
         :class:`~tatami.hw.noc.traffic.TrafficGenerator` ``out_stages``); the checkers' clock is
@@ -238,6 +239,11 @@ class NocTester(wiring.Component):
                 copies[id(master)] = {
                     k: Signal(shape, init=init, name=f"{name}{NODE_COPY}{k}") for k in live_nodes
                 }
+                if self.read_latency == 4:
+                    # and one for the read multiplexer: Yosys merges the master into a node's
+                    # copy (same input), which put the global multiplexer's inputs by one node,
+                    # across the die from the bus (a 16.8 ns read path)
+                    copies[id(master)]["rd"] = Signal(shape, init=init, name=f"{name}{NODE_COPY}rd")
             return master
 
         def each(master, statements):
@@ -640,7 +646,10 @@ class NocTester(wiring.Component):
             Reg.DRAIN_CYCLES: drain_cycles,
             Reg.FLUSH_CYCLES: flush_cycles,
             Reg.MAX_STALL: max_stall,
-            **{reg: sig.as_value() if hasattr(sig, "as_value") else sig for reg, sig in writable.items()},
+            **{
+                reg: at(sig, "rd").as_value() if hasattr(sig, "as_value") else at(sig, "rd")
+                for reg, sig in writable.items()
+            },
         }
         assert NODE_BASE % NODE_STRIDE == 0 and NODE_BASE >= 0x100
         addr = rd_addr if self.read_latency < 4 else delayed(rd_addr, 1, "rd_addr2")
