@@ -288,10 +288,14 @@ class TrafficChecker(wiring.Component):
         wr = seqs.write_port()
         m.d.comb += rd.addr.eq(s1.flow)
         entry = Signal(entry_layout)  # the entry as it is after this cycle's write
-        bypass = Signal()
-        m.d.comb += [bypass.eq(wr.en & (wr.addr == rd.addr)), entry.eq(Mux(bypass, wr.data, rd.data))]
-        t_entry = Signal(entry_layout)
+        # The write-back below (``wb``), not the port: while ``clear`` writes zeros, no packet is
+        # in stages 1 and 1b (clear empties them), so the entry read then is never used -- and
+        # ``clear``, a register with many loads, stays out of this read.
         s1b = Signal(carried)
+        bypass, good = Signal(), Signal()
+        wb = Signal(entry_layout)
+        m.d.comb += [bypass.eq(good & (s1b.flow == rd.addr)), entry.eq(Mux(bypass, wb, rd.data))]
+        t_entry = Signal(entry_layout)
         m.d.sync += [t_entry.eq(entry), s1b.eq(s1)]
 
         # ----- stage 1b: classify and write back ---------------------------------------------------------
@@ -309,18 +313,17 @@ class TrafficChecker(wiring.Component):
         seen_shifted = Signal(WINDOW)
         m.d.comb += seen_shifted.eq(Mux(d[4:] == 0, (seen << 1) << d[:4], 0))
 
-        good = Signal()
         m.d.comb += good.eq(s1b.finish & ~s1b.bad)
-        with m.If(good):
-            m.d.comb += [wr.addr.eq(s1b.flow), wr.en.eq(1)]
-            with m.If(~late):
-                m.d.comb += [wr.data.expect.eq(s1b.seq + 1), wr.data.seen.eq(seen_shifted | 1)]
+        with m.If(~late):
+            m.d.comb += [wb.expect.eq(s1b.seq + 1), wb.seen.eq(seen_shifted | 1)]
+        with m.Else():
+            m.d.comb += wb.expect.eq(e)
+            with m.If(dup):
+                m.d.comb += wb.seen.eq(seen)
             with m.Else():
-                m.d.comb += wr.data.expect.eq(e)
-                with m.If(dup):
-                    m.d.comb += wr.data.seen.eq(seen)
-                with m.Else():
-                    m.d.comb += wr.data.seen.eq(seen | Mux(k_small, 1 << k[:4], 0))
+                m.d.comb += wb.seen.eq(seen | Mux(k_small, 1 << k[:4], 0))
+        with m.If(good):
+            m.d.comb += [wr.addr.eq(s1b.flow), wr.en.eq(1), wr.data.eq(wb)]
 
         s2_finish, s2_good, s2_late, s2_dup, s2_mark = Signal(), Signal(), Signal(), Signal(), Signal()
         s2_d, s2_lat = Signal(32), Signal(32)
