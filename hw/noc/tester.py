@@ -152,7 +152,8 @@ class NocTester(wiring.Component):
         generator or checker, named as a node copy) can sit by the unit while the first sits by
         the phase logic. With 2 every node sees each phase a cycle later; the run control's
         snapshot takes the phase a cycle older to match, so its decisions stay exact (DRAIN and
-        FLUSH last a cycle longer).
+        FLUSH last a cycle longer). With 2 the generator's sender also has a ``clearing``
+        register of its own (``send_clear``), apart from the one its counters' clears follow.
     write_stage : bool
         Decode bus writes into registers (a hit per writable address, and the data): every write
         then lands a cycle later, and the address decode sits in a cycle of its own instead of in
@@ -434,6 +435,7 @@ class NocTester(wiring.Component):
                 queue_depth=self.queue_depth,
                 out_stages=self.gen_out_stages,
                 bypass=self.gen_bypass,
+                send_clear=self.phase_stages == 2,
             )
             c = hier.shared(TrafficChecker, cfg, in_stages=self.chk_in_stages)
             m.submodules[f"gen_{x}_{y}"] = g
@@ -448,6 +450,7 @@ class NocTester(wiring.Component):
                 g.seed.eq(Cat(at(seed, k), at(seed, k)) ^ (node_seed(0, k))),
                 g.load.eq(follow(start, k, "gen")),
                 g.clear.eq(follow(clearing, k, "gen")),
+                *([g.send_clear.eq(follow(clearing, k, "gensend"))] if self.phase_stages == 2 else []),
                 g.create.eq(follow(creating, k, "gen")),
                 g.mark.eq(follow(marking, k, "gen")),
                 g.threshold.eq(at(rate, k)),

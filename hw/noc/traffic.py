@@ -141,6 +141,12 @@ class TrafficGenerator(wiring.Component):
         exactly the flits of a bypassing generator whose ``create``, ``mark`` and ``now`` come a
         cycle later; with a full queue, a packet created in a cycle that pops the queue is
         counted in ``overflow`` here and queued there.
+    send_clear : bool
+        ``True``: a second ``clear`` input, ``send_clear``, holds the sender (the only use of
+        ``clear`` on the send decision's path), so that it can come from a register of its own
+        next to the sender while ``clear``'s register drives the counters' and the sequence
+        table's clears (an FPGA build: one register for both sat far from one or the other). The
+        two must be equal in every cycle.
 
     Attributes
     ----------
@@ -157,6 +163,8 @@ class TrafficGenerator(wiring.Component):
     clear : In(1)
         While high: counters are zeroed and the sequence table is cleared, one entry a cycle
         (``2 * nodes`` cycles clear it all); nothing is created or sent.
+    send_clear : In(1)
+        (``send_clear=True`` only) ``clear``, again: while high nothing is sent.
     create : In(1), mark : In(1)
         Create packets this cycle (and advance the LFSR); mark them as measured (header ``tag``
         bit 0).
@@ -181,7 +189,15 @@ class TrafficGenerator(wiring.Component):
         Nothing queued, nothing being sent.
     """
 
-    def __init__(self, cfg: TatamiConfig, *, queue_depth: int = 64, out_stages: int = 1, bypass: bool = True):
+    def __init__(
+        self,
+        cfg: TatamiConfig,
+        *,
+        queue_depth: int = 64,
+        out_stages: int = 1,
+        bypass: bool = True,
+        send_clear: bool = False,
+    ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"TrafficGenerator needs a TatamiConfig, not {cfg!r}")
         if not isinstance(queue_depth, int) or queue_depth < 2:
@@ -192,6 +208,7 @@ class TrafficGenerator(wiring.Component):
             raise ValueError(f"out_stages must be 1 or 2, not {out_stages!r}")
         self.cfg, self.queue_depth, self.out_stages = cfg, queue_depth, out_stages
         self.bypass = bool(bypass)
+        self._send_clear = bool(send_clear)
         noc = cfg.noc
         members = {
             "x": In(COORD_BITS),
@@ -201,6 +218,7 @@ class TrafficGenerator(wiring.Component):
             "seed": In(LFSR_WIDTH),
             "load": In(1),
             "clear": In(1),
+            **({"send_clear": In(1)} if self._send_clear else {}),
             "create": In(1),
             "mark": In(1),
             "threshold": In(17),
@@ -222,7 +240,8 @@ class TrafficGenerator(wiring.Component):
         super().__init__(members)
 
     def __repr__(self):  # a deterministic name for hier.shared
-        return f"TrafficGenerator({self.cfg.digest()}, {self.queue_depth}, {self.out_stages}, {self.bypass})"
+        args = [self.cfg.digest(), self.queue_depth, self.out_stages, self.bypass]
+        return f"TrafficGenerator({', '.join(map(str, args))}{', send_clear' if self._send_clear else ''})"
 
     def elaborate(self, platform):
         m = Module()
@@ -398,7 +417,8 @@ class TrafficGenerator(wiring.Component):
         m.d.comb += length.eq(self.packet_flits - 1)
 
         start = Signal()
-        m.d.comb += start.eq(have & ~busy & ~self.clear & (credit_ok.bit_select(entry_vc, 1) | dropping))
+        hold = self.send_clear if self._send_clear else self.clear
+        m.d.comb += start.eq(have & ~busy & ~hold & (credit_ok.bit_select(entry_vc, 1) | dropping))
         pop = Signal()
         m.d.comb += pop.eq(start & (first_fault != FaultKind.DUPLICATE) & (first_fault != FaultKind.REORDER))
         seq_tx = Signal(32)
