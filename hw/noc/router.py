@@ -782,7 +782,7 @@ class Router(wiring.Component):
             if vc_switch:
                 # (over the wired inputs only: a trimmed router's arbiters are narrower)
                 pairs = [(i, v) for i in range(nports) for v in range(vcs) if has_in[i] and has_out[p]]
-                g = [Const(0)] * len(pairs)
+                g = []
                 if pairs:
                     adv = Const(0) if mut == "fixed_priority" else Const(1)
                     g, _ = _round_robin(m, [reqs[i][v][p] for i, v in pairs], adv, f"out_arb_{PORT_NAMES[p]}")

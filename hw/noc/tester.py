@@ -25,7 +25,7 @@ The register map, and the bus protocol, are in :mod:`tatami.hw.noc.tester_regs`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -649,10 +649,7 @@ class NocTester(wiring.Component):
             Reg.DRAIN_CYCLES: drain_cycles,
             Reg.FLUSH_CYCLES: flush_cycles,
             Reg.MAX_STALL: max_stall,
-            **{
-                reg: at(sig, "rd").as_value() if hasattr(sig, "as_value") else at(sig, "rd")
-                for reg, sig in writable.items()
-            },
+            **{reg: Value.cast(at(sig, "rd")) for reg, sig in writable.items()},
         }
         assert NODE_BASE % NODE_STRIDE == 0 and NODE_BASE >= 0x100
         addr = rd_addr if self.read_latency < 4 else delayed(rd_addr, 1, "rd_addr2")
