@@ -171,7 +171,7 @@ class NocConfig:
     router_stages : int
         Router cycles per hop: 1 (allocation and switch traversal in one cycle, 2 cycles per hop
         with the link) or 2 (grants registered, traversal in the next cycle: 3 cycles per hop,
-        shorter critical path).
+        shorter critical path; the node's flits are also registered once more on the way in).
     """
 
     flit_bits: int = 128

@@ -24,7 +24,9 @@ RAM in that cycle: there every VC is a crossbar input of its own, so there is no
 each output's round robin is over the (input, VC) pairs, and an input may send from two VCs to two
 outputs in one cycle. The front flit's flags and the FIFO's ``r_rdy`` sit in registers
 (:class:`_FrontFifo`), ``has_credit`` is a register and CSR writes are registered, so allocation
-starts and ends at flip-flops with one arbiter between them: the ``fpga-2x2`` router. See
+starts and ends at flip-flops with one arbiter between them: the ``fpga-2x2`` router. Two-stage
+routers also register the node's flit, with its route and admission verdict, before the local
+input's FIFO (one cycle more at injection: ``4 + 3D`` at zero load). See
 docs/noc.md, "The FPGA router".
 
 Virtual channels
@@ -409,12 +411,23 @@ class Router(wiring.Component):
             arrival_dir = onehot_port(arrival_route, arrival_bad, f"in_{pn}")
             arrival_csr = Signal(name=f"arrival_csr_{pn}")
             m.d.comb += arrival_csr.eq(is_csr_head(arriving, link.flit.head, arrival_route) & ~arrival_bad)
+            # Two router stages: the local input registers the arriving flit with everything
+            # computed from it (route, admission verdict: ``flags`` below) before the FIFO write,
+            # so the route lookup and the admission check do not share a cycle with the FIFO's pop
+            # (the allocation), and the node's link registers need not sit by the router (the
+            # 75 MHz noc-tester's critical paths ran node link -> admission -> front flags, meeting
+            # the pop there). One cycle more at injection; credits count the raw arrival, so the
+            # node's credit loop is not longer (see _framing).
+            inject_stage = i == local and noc.router_stages == 2
+            arrival_flit = Cat(link.flit.data, link.flit.head, link.flit.tail)
+            if inject_stage:
+                staged_flit = _registered(m, arrival_flit, "inject_flit")
             for v in range(vcs):
                 nm = f"{pn}{v}"
                 qdepth = self.input_depth(cfg, i)
                 w_en = Signal(name=f"w_en_{nm}")
                 m.d.comb += w_en.eq(link.valid & (link.flit.vc == v) if has_in[i] else Const(0))
-                w_data = Cat(link.flit.data, link.flit.head, link.flit.tail)
+                w_data = arrival_flit
                 eating = Signal(name=f"eating_{nm}")  # consuming the rest of a dropped/CSR packet
                 drop_head = Signal(name=f"drop_head_{nm}")
                 misroute = Signal(name=f"misroute_{nm}")
@@ -459,8 +472,14 @@ class Router(wiring.Component):
                         stored_dir = go
                         last_routes.append(last_go)
                     flags = Cat(stored_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
+                    q_en, q_flit, q_flags = w_en, w_data, flags
+                    if inject_stage:
+                        q_en = _registered(m, w_en, f"inject_en_{nm}")
+                        q_flags = _registered(m, flags, f"inject_flags_{nm}")
+                        q_flit = staged_flit
+                        last_routes.append(q_flags[:nports])
                     q, front, head, tail, stored = self._input_fifo(
-                        m, nm, qdepth, link, w_en, flags, rm[i][v]
+                        m, nm, qdepth, q_flit, q_en, q_flags, rm[i][v]
                     )
                     if isinstance(q, _FrontFifo):
                         ffq[i][v] = q
@@ -468,7 +487,9 @@ class Router(wiring.Component):
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
                     r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
                     # A head may go only once its verdict is known (the framing check).
-                    verdict, credit_back, owed = self._framing(m, link, w_en, q, nm, rm[i][v], tail, qdepth)
+                    verdict, credit_back, owed = self._framing(
+                        m, link, w_en, q, q_en, nm, rm[i][v], tail, qdepth
+                    )
                     m.d.comb += ready.eq(q.r_rdy & (~head | verdict.r_rdy))
                     local_credit[v] = credit_back
                     mismatch = verdict.front[0] if noc.router_stages == 2 else verdict.r_data[0]
@@ -496,9 +517,10 @@ class Router(wiring.Component):
                         pick[i][v][p] = Const(1, 1)
                     entries[i][v] = [front]
                     buf[i][v] = SimpleNamespace(
-                        w_en=w_en, w_data=w_data, w_rdy=q.w_rdy, w_pos=q.level - rm[i][v], want=r_dir
+                        w_en=q_en, w_data=q_flit, w_rdy=q.w_rdy, w_pos=q.level - rm[i][v], want=r_dir
                     )
-                    buf[i][v].owed = owed
+                    # (``staged``: a flit in the injection register, bound for the buffer)
+                    buf[i][v].owed, buf[i][v].staged = owed, q_en if inject_stage else Const(0)
                     shift = None
                 elif noc.buffers == "fifo":
                     # A FIFO in LUT RAM, read from its registered pointer: only the front flit may
@@ -513,7 +535,7 @@ class Router(wiring.Component):
                     else:
                         flags = Cat(w_dir, w_bad, w_csr)
                     q, front, head, tail, stored = self._input_fifo(
-                        m, nm, qdepth, link, w_en, flags, rm[i][v]
+                        m, nm, qdepth, w_data, w_en, flags, rm[i][v]
                     )
                     if isinstance(q, _FrontFifo):
                         ffq[i][v] = q
@@ -1019,18 +1041,18 @@ class Router(wiring.Component):
         )
         return m
 
-    def _input_fifo(self, m, nm, qdepth, link, w_en, flags, r_en):
+    def _input_fifo(self, m, nm, qdepth, w_flit, w_en, flags, r_en):
         """A FIFO input VC buffer (the local input; link inputs with ``buffers = "fifo"``) holding
-        the link's flit (data, head, tail) and ``flags`` (computed at write time). With two router
-        stages a :class:`_FrontFifo` (the front flit's head, tail and flags in registers), else a
-        ``SyncFIFO``. Returns ``(q, front, head, tail, stored)``: the FIFO, the front flit as
-        ``Cat(data, head, tail)``, its head and tail bits and its stored flags."""
+        the flit ``w_flit`` (``Cat(data, head, tail)``) and ``flags`` (computed at write time). With
+        two router stages a :class:`_FrontFifo` (the front flit's head, tail and flags in
+        registers), else a ``SyncFIFO``. Returns ``(q, front, head, tail, stored)``: the FIFO, the
+        front flit as ``Cat(data, head, tail)``, its head and tail bits and its stored flags."""
         fb = self.cfg.noc.flit_bits
-        w_data = Cat(link.flit.data, link.flit.head, link.flit.tail)
+        w_data = w_flit
         if self.cfg.noc.router_stages == 2:
             q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
             m.d.comb += [
-                q.w_flags.eq(Cat(link.flit.head, link.flit.tail, flags)),
+                q.w_flags.eq(Cat(w_flit[fb], w_flit[fb + 1], flags)),
                 q.w_en.eq(w_en),
                 q.w_data.eq(w_data),
                 q.r_en.eq(r_en),
@@ -1041,8 +1063,10 @@ class Router(wiring.Component):
         m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(r_en)]
         return q, q.r_data[: fb + 2], q.r_data[fb], q.r_data[fb + 1], q.r_data[fb + 2 :]
 
-    def _framing(self, m, link, w_en, q, nm, ren, r_tail, qdepth):
-        """Framing check of the local input VC ``nm``, on the write side: a packet is ``length + 1``
+    def _framing(self, m, link, w_en, q, q_en, nm, ren, r_tail, qdepth):
+        """Framing check of the local input VC ``nm``, on the arrival side (``link``, ``w_en``; the
+        buffer ``q`` is written by ``q_en``, the same cycle or, with an injection register, the
+        next -- a verdict may come before its flits, never after): a packet is ``length + 1``
         flits, the last one (only) marked tail. One verdict per packet (1 = LENGTH_MISMATCH) goes
         into a small FIFO when it is known -- at the tail, or at flit ``length + 1`` if that is not
         the tail (or at the head if the length is too long to check: TOO_LONG drops it anyway); the
@@ -1084,13 +1108,15 @@ class Router(wiring.Component):
             verdict.r_en.eq(ren & r_tail),
         ]
         # Credits: the source holds up to vc_depth; the buffer has qdepth >= max_packet_flits slots.
-        # ``owed`` counts flits received and not yet credited; a credit goes back when the buffer
-        # has room for it and everything the source may still send: level + (depth - owed) + 1 <=
-        # qdepth. With qdepth >= max_packet_flits a whole packet always fits, so the source can
-        # always finish the packet whose head waits for its verdict.
+        # ``owed`` counts flits received (arrivals, ``w_en``) and not yet credited; a credit goes
+        # back when the buffer has room for it and everything the source may still send: level
+        # (after this cycle's write ``q_en``, which is the flit in the injection register if there
+        # is one: a flit arriving now is written next cycle, and owed already counts it) + (depth -
+        # owed) + 1 <= qdepth. With qdepth >= max_packet_flits a whole packet always fits, so the
+        # source can always finish the packet whose head waits for its verdict.
         owed = Signal(range(depth + 1), name=f"owed_{nm}")
         give = Signal(name=f"credit_back_{nm}")
-        m.d.comb += give.eq((owed != 0) & (q.level + w_en + depth - owed + 1 <= qdepth))
+        m.d.comb += give.eq((owed != 0) & (q.level + q_en + depth - owed + 1 <= qdepth))
         # (Written as branches, not arithmetic on w_en: an undriven link in a 4-state simulator
         # must leave the counter alone, not turn it into X.)
         with m.If(w_en & ~give):

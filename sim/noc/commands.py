@@ -40,7 +40,8 @@ def register(commands):
         "--router-stages",
         type=int,
         default=1,
-        help="router cycles per hop: 1 (default, 2 cycles/hop) or 2 (fpga-2x2: 3 cycles/hop)",
+        help="router cycles per hop: 1 (default, 2 cycles/hop) or 2 (fpga-2x2: 3 cycles/hop, "
+        "one more at injection)",
     )
     q.add_argument("--dead", type=int, default=0, help="random dead nodes (table routing around them)")
     q.add_argument("--seed", type=int, default=1, help="traffic and dead-node seed")

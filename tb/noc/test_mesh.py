@@ -96,11 +96,11 @@ def test_bad_packets_are_dropped_and_counted(variant):
 
 
 @pytest.mark.parametrize(
-    ("variant", "a", "b"), [("lookpast", 2, 2), ("fifo", 3, 3), ("lookpast2", 3, 3), ("fifo1", 2, 2)]
+    ("variant", "a", "b"), [("lookpast", 2, 2), ("fifo", 4, 3), ("lookpast2", 4, 3), ("fifo1", 2, 2)]
 )
 def test_zero_load_latency_is_a_plus_b_cycles_per_hop(variant, a, b):
-    """``a + b*D``: 2 + 2D with one router stage, 3 + 3D with two (registered grants), whatever the
-    buffers."""
+    """``a + b*D``: 2 + 2D with one router stage, 4 + 3D with two (registered grants, and the
+    injection register at the local input), whatever the buffers."""
     cfg = _cfg(4, 4, variant=variant)
     assert Router.hop_cycles(cfg) == b
     packets, t = [], 0

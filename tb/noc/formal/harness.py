@@ -41,7 +41,8 @@ credit counter out of step with the flits in flight).
     credits
         Per link input VC: the sender's credits + the flits in the buffer + the credit on its way
         back = ``vc_depth``. Per local input VC: the sender's credits + the credit on its way back
-        + ``owed`` = ``vc_depth``, and the buffer's level + ``vc_depth - owed`` fits the buffer.
+        + ``owed`` = ``vc_depth``, and the buffer's level (plus a flit in the injection register,
+        two stages) + ``vc_depth - owed`` fits the buffer.
         Buffer levels stay within their depth; a look-past buffer's valid bits are a thermometer;
         an input FIFO's registered ``r_rdy`` (two stages) is ``level != 0``.
         Per output (two stages): the registered credit flag is ``credit != 0``; at most one VC is
@@ -198,7 +199,7 @@ class RouterHarness(Elaboratable):
                         if getattr(b, "owed", None) is not None:
                             m.d.comb += [
                                 Assert(cred + back + b.owed == depth),
-                                Assert(b.level + depth - b.owed <= qdepth),
+                                Assert(b.level + b.staged + depth - b.owed <= qdepth),
                             ]
                         else:
                             m.d.comb += Assert(cred + b.level + back == depth)
