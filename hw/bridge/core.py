@@ -206,6 +206,16 @@ class BridgeCore(wiring.Component):
                     m.d.comb += [is_local.eq(1), local_value.eq(sig)]
             with m.Case(int(BridgeReg.CLEAR)):
                 m.d.comb += is_local.eq(1)
+        # The address decode is registered (``SETTLE`` gives it the cycle after the prefix is
+        # loaded): the bridge registers' 16-bit compares and their read multiplexer, then the
+        # request's checks, were one path into ``value`` (a 75 MHz build's critical path). A
+        # local register read so returns its value one cycle after the frame is loaded.
+        is_local_r, local_value_r, is_clear_r = Signal(), Signal(32), Signal()
+        m.d.sync += [
+            is_local_r.eq(is_local),
+            local_value_r.eq(local_value),
+            is_clear_r.eq(reg_addr == BridgeReg.CLEAR),
+        ]
 
         def bump(counter):
             m.d.sync += counter.eq(counter + 1)
@@ -227,7 +237,9 @@ class BridgeCore(wiring.Component):
                 with m.If(phase):
                     m.d.sync += [prefix.eq(Cat(prefix[8:], self.rd_data)), ptr.eq(ptr + 1)]
                     with m.If(ptr == PREFIX - 1):
-                        m.next = "DECODE"
+                        m.next = "SETTLE"
+            with m.State("SETTLE"):  # (the address decode's register, above)
+                m.next = "DECODE"
             with m.State("DECODE"):
                 with m.If(last_valid & (seq == last_seq)):
                     bump(self.duplicates)
@@ -246,8 +258,8 @@ class BridgeCore(wiring.Component):
                             with m.If(nargs != 2):
                                 bump(self.bad_length)
                                 respond(Status.BAD_LENGTH)
-                            with m.Elif(is_local):
-                                m.d.sync += value.eq(local_value)
+                            with m.Elif(is_local_r):
+                                m.d.sync += value.eq(local_value_r)
                                 respond(Status.OK, 4)
                             with m.Else():
                                 m.d.comb += self.bus.re.eq(1)
@@ -258,9 +270,9 @@ class BridgeCore(wiring.Component):
                                 bump(self.bad_length)
                                 respond(Status.BAD_LENGTH)
                             with m.Else():
-                                with m.If(reg_addr == BridgeReg.CLEAR):
+                                with m.If(is_clear_r):
                                     m.d.comb += self.clear.eq(1)
-                                with m.Elif(~is_local):
+                                with m.Elif(~is_local_r):
                                     m.d.comb += self.bus.we.eq(1)
                                 respond(Status.OK)
                         with m.Case(Op.SEND):
