@@ -692,12 +692,13 @@ class NocTester(wiring.Component):
                         for cnt in cnts:
                             with m.Case(cnt):
                                 m.d.sync += reg.eq(values[cnt])
-                        if unit == "chk":
-                            with m.Default(), m.If(offset >= DIST_BASE):
-                                m.d.sync += reg.eq(dist_val)
+                # The distance table's read (LUT RAM, 64 bits wide) into a register of its own,
+                # not through the checker counters' multiplexer (a 75 MHz build's critical path).
+                regs["dist"] = reg = Signal(32, name=f"rd_dist_{k}")
+                m.d.sync += reg.eq(dist_val)
                 groups = [(tuple(units["gen"]), regs["gen"]), (tuple(units["chk"]), regs["chk"])]
                 groups.append(((Counter.DROPS,), values[Counter.DROPS]))
-                dist_val = regs["chk"]
+                dist_val = regs["dist"]
             else:
                 groups = [((cnt,), value) for cnt, value in values.items()]
             with m.Switch(node_offset[k]):
