@@ -121,12 +121,12 @@ def test_ulx3s_noc_tester_full_build_at_75mhz(tmp_path):
 
 
 @pytest.mark.fpga
-def test_ulx3s_noc_tester_full_build_at_60mhz(tmp_path):
-    """The build of record: the fpga-2x2 noc-tester on the ULX3S-85F at 60 MHz (with the design's
-    nextpnr options) meets timing and writes a bitstream (73.0 MHz after routing, 7927516)."""
+def test_ulx3s_noc_tester_full_build_at_65mhz(tmp_path):
+    """The build of record: the fpga-2x2 noc-tester on the ULX3S-85F at 65 MHz (with the design's
+    nextpnr options) meets timing and writes a bitstream (68.4 MHz after routing, 02b3d33)."""
     from tatami.fpga.build import build
 
-    r = build("ulx3s-85f", preset("fpga-2x2"), "noc-tester", freq_mhz=60, out_dir=tmp_path)
+    r = build("ulx3s-85f", preset("fpga-2x2"), "noc-tester", freq_mhz=65, out_dir=tmp_path)
     assert r["timing_met"] and r["pnr_opts"] == ["--placer", "static"]
     assert (tmp_path / "tatami.bit").stat().st_size > 100_000
 
