@@ -471,21 +471,30 @@ class Router(wiring.Component):
                             m.d.sync += last_go.eq(go)
                         stored_dir = go
                         last_routes.append(last_go)
-                    flags = Cat(stored_dir, w_bad, w_csr, adm_bad, adm_vec[:nreasons])
-                    q_en, q_flit, q_flags = w_en, w_data, flags
+                    # The drop reasons are read only to count a dropped packet: with two stages
+                    # they are stored with the flit in LUT RAM (``extra``), not in the front-flag
+                    # registers that every pop reloads (in the 75 MHz builds those registers,
+                    # pulled toward the drop counters, ended the allocation's critical path).
+                    adm_in_flags = noc.router_stages != 2
+                    flags = Cat(stored_dir, w_bad, w_csr, adm_bad)
+                    extra = adm_vec[:nreasons]
+                    if adm_in_flags:
+                        flags, extra = Cat(flags, extra), None
+                    q_en, q_flit, q_flags, q_extra = w_en, w_data, flags, extra
                     if inject_stage:
                         q_en = _registered(m, w_en, f"inject_en_{nm}")
                         q_flags = _registered(m, flags, f"inject_flags_{nm}")
+                        q_extra = _registered(m, extra, f"inject_reasons_{nm}")
                         q_flit = staged_flit
                         last_routes.append(q_flags[:nports])
                     q, front, head, tail, stored = self._input_fifo(
-                        m, nm, qdepth, q_flit, q_en, q_flags, rm[i][v]
+                        m, nm, qdepth, q_flit, q_en, q_flags, rm[i][v], extra=q_extra
                     )
                     if isinstance(q, _FrontFifo):
                         ffq[i][v] = q
                     r_dir = stored[:nports]
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
-                    r_adm_vec = stored[nports + 3 : nports + 3 + nreasons]
+                    r_adm_vec = stored[nports + 3 : nports + 3 + nreasons] if adm_in_flags else q.r_extra
                     # A head may go only once its verdict is known (the framing check).
                     verdict, credit_back, owed = self._framing(
                         m, link, w_en, q, q_en, nm, rm[i][v], tail, qdepth
@@ -1041,16 +1050,21 @@ class Router(wiring.Component):
         )
         return m
 
-    def _input_fifo(self, m, nm, qdepth, w_flit, w_en, flags, r_en):
+    def _input_fifo(self, m, nm, qdepth, w_flit, w_en, flags, r_en, extra=None):
         """A FIFO input VC buffer (the local input; link inputs with ``buffers = "fifo"``) holding
         the flit ``w_flit`` (``Cat(data, head, tail)``) and ``flags`` (computed at write time). With
         two router stages a :class:`_FrontFifo` (the front flit's head, tail and flags in
         registers), else a ``SyncFIFO``. Returns ``(q, front, head, tail, stored)``: the FIFO, the
-        front flit as ``Cat(data, head, tail)``, its head and tail bits and its stored flags."""
+        front flit as ``Cat(data, head, tail)``, its head and tail bits and its stored flags.
+        ``extra`` (two stages only): bits stored with the flit in LUT RAM, read as ``q.r_extra``
+        (the front's), not kept in registers."""
         fb = self.cfg.noc.flit_bits
         w_data = w_flit
         if self.cfg.noc.router_stages == 2:
-            q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2)
+            n_extra = 0 if extra is None else len(extra)
+            q = _FrontFifo(m, nm, qdepth, fb + 2, len(flags) + 2, extra=n_extra)
+            if n_extra:
+                w_data = Cat(w_flit, extra)
             m.d.comb += [
                 q.w_flags.eq(Cat(w_flit[fb], w_flit[fb + 1], flags)),
                 q.w_en.eq(w_en),
@@ -1279,15 +1293,16 @@ class _FrontFifo:
     flit popped last cycle (``popped``), else the front; the traversal cycle reads the flit there,
     so no flit register and no grant-driven flit multiplexer sit in the allocation cycle."""
 
-    def __init__(self, m, nm, depth, width, nflags):
+    def __init__(self, m, nm, depth, width, nflags, extra=0):
         self.w_en, self.r_en = Signal(name=f"ff_w_en_{nm}"), Signal(name=f"ff_r_en_{nm}")
-        self.w_data = Signal(width, name=f"ff_w_data_{nm}")
+        self.w_data = Signal(width + extra, name=f"ff_w_data_{nm}")
         self.r_data = Signal(width, name=f"ff_r_data_{nm}")
+        self.r_extra = Signal(extra, name=f"ff_r_extra_{nm}")  # (the front's ``extra`` bits)
         self.w_flags = Signal(nflags, name=f"ff_w_flags_{nm}")
         self.front = Signal(nflags, name=f"ff_front_{nm}")
         self.level = Signal(range(depth + 1), name=f"ff_level_{nm}")
         self.w_rdy, self.r_rdy = Signal(name=f"ff_w_rdy_{nm}"), Signal(name=f"ff_r_rdy_{nm}")
-        mem = Memory(shape=width, depth=depth, init=[])
+        mem = Memory(shape=width + extra, depth=depth, init=[])
         m.submodules[f"buf_{nm}"] = mem
         wp, rp = mem.write_port(), mem.read_port(domain="comb")
         tp = mem.read_port(domain="comb")
@@ -1305,14 +1320,15 @@ class _FrontFifo:
             wp.data.eq(self.w_data),
             wp.en.eq(self.w_en),
             rp.addr.eq(consume),
-            self.r_data.eq(rp.data),
+            self.r_data.eq(rp.data[:width]),
+            self.r_extra.eq(rp.data[width:]),
         ]
         # ``t_data``: the entry at last cycle's ``consume`` -- after a pop the flit that left, for
         # the traversal cycle; otherwise the front (as ``r_data``). Its slot cannot be rewritten
         # before the traversal cycle has read it (a write in that cycle lands at its end).
         last = Signal(range(depth), name=f"ff_last_{nm}")
         m.d.sync += [last.eq(consume), self.popped.eq(do_read)]
-        m.d.comb += [tp.addr.eq(last), self.t_data.eq(tp.data)]
+        m.d.comb += [tp.addr.eq(last), self.t_data.eq(tp.data[:width])]
         with m.If(self.w_en):
             m.d.sync += [produce.eq(_incr(produce, depth)), flags[produce].eq(self.w_flags)]
         with m.If(do_read):
