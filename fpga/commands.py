@@ -221,7 +221,8 @@ def program(commands, args) -> int:
 
 def bench(commands, args) -> int:
     """A full build of the design on the board, recorded in the results JSON under
-    ``builds["<board> <design> <config> <mesh> <freq>MHz"]`` (other entries are kept): utilization,
+    ``builds["<board> <design> <config> <mesh> <freq>MHz"]`` (other entries are kept; the one it
+    replaces goes to ``history`` if it came from another commit, :func:`record_build`): utilization,
     Fmax and constraint per clock, the timing verdict, each step's time, the commit and tools. A
     build that misses timing is recorded too (no bitstream). ``--parts`` adds the out-of-context
     areas of the bridge, endpoint and router and the largest mesh-bridge mesh they allow."""
@@ -268,7 +269,7 @@ def bench(commands, args) -> int:
         + (f" seed {args.seed}" if args.seed != 1 else "")
         + (f" pnr {args.pnr_freq:g}MHz" if args.pnr_freq and args.pnr_freq != freq else "")
     )
-    results.setdefault("builds", {})[key] = report
+    record_build(results, key, report)
     if args.parts:
         results["parts_out_of_context"] = parts = _parts(cfg, b, freq)
         results["largest_mesh_bridge_mesh"] = largest_mesh(parts, b.luts)
@@ -277,6 +278,24 @@ def bench(commands, args) -> int:
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {out} (builds[{key!r}])")
     return 0
+
+
+#: What ``history`` keeps of a replaced build record.
+HISTORY_FIELDS = ("commit", "date", "fmax_mhz", "timing_met", "luts", "ffs", "command")
+
+
+def record_build(results: dict, key: str, report: dict) -> None:
+    """Put ``report`` in ``results["builds"][key]``. A record it replaces that came from another
+    commit is not lost: its summary (:data:`HISTORY_FIELDS`) is appended to ``results["history"]``
+    under the same key, so a results file keeps every commit's Fmax, not only the latest build's."""
+    builds = results.setdefault("builds", {})
+    old = builds.get(key)
+    if old is not None and old.get("commit") != report.get("commit"):
+        entry = {"key": key, **{f: old.get(f) for f in HISTORY_FIELDS}}
+        history = results.setdefault("history", [])
+        if entry not in history:
+            history.append(entry)
+    builds[key] = report
 
 
 def _parts(cfg, b, freq) -> dict:

@@ -121,6 +121,36 @@ def test_largest_mesh_estimate():
     assert r["mesh"] == "4x4" and r["estimated_luts"] == 2000 + 16 * 4000
 
 
+def test_bench_record_keeps_other_commits_builds():
+    """A build recorded under an existing key replaces the record, and the one it replaces (from
+    another commit) keeps its figures in ``history``; a rebuild of the same commit adds nothing."""
+    from tatami.fpga.commands import record_build
+
+    results = {}
+    key = "ulx3s-85f noc-tester fpga-2x2 2x2 75MHz"
+    a = {"commit": "aaaa", "fmax_mhz": 71.6, "timing_met": False, "luts": 40000, "date": "d"}
+    record_build(results, key, a)
+    assert results["builds"][key] is a and "history" not in results
+    b = dict(a, commit="bbbb", fmax_mhz=60.0)
+    record_build(results, key, b)
+    record_build(results, key, dict(b, fmax_mhz=61.0))
+    assert results["builds"][key]["fmax_mhz"] == 61.0
+    assert results["history"] == [
+        {
+            "key": key,
+            "commit": "aaaa",
+            "date": "d",
+            "fmax_mhz": 71.6,
+            "timing_met": False,
+            "luts": 40000,
+            "ffs": None,
+            "command": None,
+        }
+    ]
+    record_build(results, key, dict(a, commit="cccc"))
+    assert [h["commit"] for h in results["history"]] == ["aaaa", "bbbb"]
+
+
 def _fake_tools(tmp_path, monkeypatch, achieved_mhz, yosys_log="", constraint_mhz=40.0, by_seed=None):
     """Stand-ins for Yosys, nextpnr and ecppack: they log their arguments, the fake nextpnr
     writes a report with one clock at ``achieved_mhz`` (constraint ``constraint_mhz``; or
