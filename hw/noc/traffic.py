@@ -409,10 +409,17 @@ class TrafficGenerator(wiring.Component):
         else:
             m.d.comb += entry_vc.eq(entry.mclass * per_class + (entry.dst_x + entry.dst_y) % per_class)
 
-        first_fault = Signal(FaultKind)
-        m.d.comb += first_fault.eq(Mux(second == FaultKind.NONE, pending, FaultKind.NONE))
-        dropping = Signal()
-        m.d.comb += dropping.eq(first_fault == FaultKind.DROP)
+        # The fault the next packet sent gets: ``pending`` unless the queue head is being sent again
+        # (``second``). It is on the send decision's path (a dropped packet needs no credit), so it
+        # and its DROP decode are registers, loaded with the value the updates of ``second`` and
+        # ``pending`` below give: after a start the next packet gets the fault armed since (a start
+        # with a fault consumes it: a DUPLICATE or REORDER head goes again, with none), otherwise
+        # it is unchanged unless a fault is armed; a clear leaves none.
+        first_fault = Signal(FaultKind, name="first_fault")
+        dropping = Signal(name="dropping")
+        pending_next = Signal(FaultKind, name="pending_next")
+        m.d.comb += pending_next.eq(Mux(self.fault_arm, self.fault, pending))
+        fault_next = Signal(FaultKind, name="fault_next")
         length = Signal(range(noc.max_packet_flits))
         m.d.comb += length.eq(self.packet_flits - 1)
 
@@ -421,6 +428,10 @@ class TrafficGenerator(wiring.Component):
         m.d.comb += start.eq(have & ~busy & ~hold & (credit_ok.bit_select(entry_vc, 1) | dropping))
         pop = Signal()
         m.d.comb += pop.eq(start & (first_fault != FaultKind.DUPLICATE) & (first_fault != FaultKind.REORDER))
+        free = Mux(start, first_fault == FaultKind.NONE, second == FaultKind.NONE)  # (next: no resend)
+        m.d.comb += fault_next.eq(Mux(self.clear | ~free, FaultKind.NONE, pending_next))
+        m.d.sync += [first_fault.eq(fault_next), dropping.eq(fault_next == FaultKind.DROP)]
+        self._fault_state = (first_fault, dropping, second, pending)  # (tests: the invariant above)
         seq_tx = Signal(32)
         m.d.comb += seq_tx.eq(seq_rd.data + (first_fault == FaultKind.REORDER))
         seq_next = Signal(32)

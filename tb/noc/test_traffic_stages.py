@@ -4,7 +4,8 @@ one that queues every packet (``bypass=False``) sends what a bypassing one sends
 ``create``, ``mark`` and ``now`` a cycle later. The two are driven with the same inputs every
 cycle otherwise (credits from the first generator's link, so both see the same back-pressure),
 with random credit delays, fault injections and packet lengths, and their links are compared
-cycle by cycle. Amaranth's simulator."""
+cycle by cycle; and every cycle, each generator's registered next fault is the one its resend
+state and armed fault give. Amaranth's simulator."""
 
 import random
 
@@ -89,6 +90,10 @@ def _run_pair(dut, cfg, packet_flits, threshold, late_creation=False):
                     pending.remove((due, vc))
             drive(**{"link.credit": back})
             await ctx.tick()
+            for g in gens:  # the registered fault is the one the queue head's state gives
+                first, dropping, second, armed = (ctx.get(Value.cast(s)) for s in g._fault_state)
+                want = armed if second == FaultKind.NONE.value else FaultKind.NONE.value
+                assert (first, dropping) == (want, int(want == FaultKind.DROP.value)), cycle
             for name, g in (("one", dut.one), ("two", dut.two)):
                 valid = ctx.get(g.link.valid)
                 flit = ctx.get(Value.cast(g.link.flit)) if valid else None
