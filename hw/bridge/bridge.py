@@ -14,7 +14,7 @@ from tatami.hw.noc.router import LinkSignature
 
 from .core import BridgeCore, RegBusSignature
 from .deframer import Deframer
-from .framer import Framer
+from .framer import FrameByte, Framer
 from .recv import HostFlit, RecvFramer
 from .uart_rx import UartRx
 from .uart_tx import UartTx
@@ -115,7 +115,12 @@ class HostBridge(wiring.Component):
         wiring.connect(m, core.bus, wiring.flipped(self.bus))
         wiring.connect(m, wiring.flipped(self.host), recv.i)
 
-        # Frame-level arbiter: a source keeps the framer from its first byte to its last.
+        # Frame-level arbiter: a source keeps the framer from its first byte to its last. A register
+        # slice sits between it and the framer, so the framer's escape and CRC decisions do not
+        # share a cycle with the response path's multiplexers (a 75 MHz build's critical path ran
+        # from the core's state through both into the owner register); one cycle more per byte
+        # of latency, none of throughput.
+        m.submodules.tx_slice = tx_slice = SkidBuffer(FrameByte)
         owner = Signal(2)  # 0: none, 1: responses, 2: RECV frames
         pick = Signal(2)
         with m.If(owner != 0):
@@ -126,19 +131,20 @@ class HostBridge(wiring.Component):
             m.d.comb += pick.eq(2)
         with m.If(pick == 1):
             m.d.comb += [
-                framer.i.valid.eq(core.resp.valid),
-                framer.i.payload.eq(core.resp.payload),
-                core.resp.ready.eq(framer.i.ready),
+                tx_slice.i.valid.eq(core.resp.valid),
+                tx_slice.i.payload.eq(core.resp.payload),
+                core.resp.ready.eq(tx_slice.i.ready),
             ]
         with m.Elif(pick == 2):
             m.d.comb += [
-                framer.i.valid.eq(recv.o.valid),
-                framer.i.payload.eq(recv.o.payload),
-                recv.o.ready.eq(framer.i.ready),
+                tx_slice.i.valid.eq(recv.o.valid),
+                tx_slice.i.payload.eq(recv.o.payload),
+                recv.o.ready.eq(tx_slice.i.ready),
             ]
-        with m.If(framer.i.valid & framer.i.ready):
+        with m.If(tx_slice.i.valid & tx_slice.i.ready):
             m.d.sync += owner.eq(pick)
-            with m.If(framer.i.payload.last):
+            with m.If(tx_slice.i.payload.last):
                 m.d.sync += owner.eq(0)
+        wiring.connect(m, tx_slice.o, framer.i)
         wiring.connect(m, framer.o, utx.i)
         return m

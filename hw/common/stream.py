@@ -55,7 +55,13 @@ class SkidBuffer(wiring.Component):
             with m.If(skid_valid):
                 m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
             with m.Else():
-                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+                # ``i.valid`` as a condition, not as data: in Icarus an input computed by an
+                # ``always @*`` block is X until one of its own inputs first changes, and X taken
+                # into ``o.valid`` would stay there (``~o.valid | o.ready`` is then X, read as
+                # false); as a condition X reads as 0.
+                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(0)]
+                with m.If(self.i.valid):
+                    m.d.sync += self.o.valid.eq(1)
         with m.Elif(self.i.valid & self.i.ready):
             # Output stalled and the input transfers: catch it in the skid register.
             m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
