@@ -268,6 +268,7 @@ def bench(commands, args) -> int:
         f"{b.name} {args.design} {cfg.name} {report['mesh']} {freq:g}MHz"
         + (f" seed {args.seed}" if args.seed != 1 else "")
         + (f" pnr {args.pnr_freq:g}MHz" if args.pnr_freq and args.pnr_freq != freq else "")
+        + (f" pnr-opt {' '.join(args.pnr_opt)}" if args.pnr_opt else "")
     )
     record_build(results, key, report)
     if args.parts:
