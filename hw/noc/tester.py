@@ -444,12 +444,6 @@ class NocTester(wiring.Component):
             gens[k], chks[k] = g, c
             wiring.connect(m, g.link, mesh.inject[k])
             wiring.connect(m, mesh.eject[k], c.link)
-            # A FAULT write arms the node's generator a cycle later, from registers of the node's
-            # own (the write data's decode and node compare sat in front of the generator's fault
-            # state: a 75 MHz build's critical path).
-            fault_kind = Signal(3, name=f"fault{NODE_COPY}{k}")
-            fault_go = Signal(name=f"fault_arm{NODE_COPY}{k}")
-            m.d.sync += [fault_kind.eq(wdata[12:15]), fault_go.eq(fault_arm & (wdata[:12] == k))]
             m.d.comb += [
                 g.x.eq(x),
                 g.y.eq(y),
@@ -466,8 +460,8 @@ class NocTester(wiring.Component):
                 g.classes.eq(at(classes, k)),
                 g.hotspot_x.eq(at(hotspot, k) % w),
                 g.hotspot_y.eq(at(hotspot, k) // w),
-                g.fault.eq(fault_kind),
-                g.fault_arm.eq(fault_go),
+                g.fault.eq(wdata[12:15]),
+                g.fault_arm.eq(fault_arm & (wdata[:12] == k)),
                 g.enable.eq(at(live_mask, k)[k]),
                 g.live_count.eq(at(live_count, k)),
                 g.live_list.eq(at(live_list, k)),
