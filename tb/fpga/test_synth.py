@@ -110,24 +110,14 @@ def test_ulx3s_fpga_2x2_full_build(tmp_path):
 
 @pytest.mark.fpga
 def test_ulx3s_noc_tester_full_build_at_75mhz(tmp_path):
-    """Issue 7's showcase: the fpga-2x2 noc-tester on the ULX3S-85F at the config's 75 MHz, with
-    every clock at or above its constraint after routing and a bitstream."""
+    """The build of record: the fpga-2x2 noc-tester on the ULX3S-85F at its 75 MHz target (with the
+    design's nextpnr options and seed 1) meets timing and writes a bitstream (76.6 MHz after
+    routing, b3b6b92; other seeds may miss: docs/fpga.md)."""
     from tatami.fpga.build import build
 
-    r = build("ulx3s-85f", preset("fpga-2x2"), "noc-tester", out_dir=tmp_path)
-    assert r["freq_mhz"] == 75 and r["timing_met"]
-    assert all(c["achieved_mhz"] >= 75 for c in r["clocks"].values()), r["clocks"]
-    assert (tmp_path / "tatami.bit").stat().st_size > 100_000
-
-
-@pytest.mark.fpga
-def test_ulx3s_noc_tester_full_build_at_65mhz(tmp_path):
-    """The build of record: the fpga-2x2 noc-tester on the ULX3S-85F at 65 MHz (with the design's
-    nextpnr options) meets timing and writes a bitstream (68.4 MHz after routing, 02b3d33)."""
-    from tatami.fpga.build import build
-
-    r = build("ulx3s-85f", preset("fpga-2x2"), "noc-tester", freq_mhz=65, out_dir=tmp_path)
+    r = build("ulx3s-85f", preset("fpga-2x2"), "noc-tester", freq_mhz=75, out_dir=tmp_path)
     assert r["timing_met"] and r["pnr_opts"] == ["--placer", "static"]
+    assert all(c["achieved_mhz"] >= 75 for c in r["clocks"].values()), r["clocks"]
     assert (tmp_path / "tatami.bit").stat().st_size > 100_000
 
 
