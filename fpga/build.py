@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 from tatami.config import TatamiConfig
@@ -133,8 +134,10 @@ def build(
             "a place-and-route clock above the design's needs an ECP5 board with the design clock "
             f"from its PLL (--freq other than {b.clock_mhz:g} MHz)"
         )
-    # builds with other seeds or place-and-route clocks do not overwrite it
+    # builds with other seeds, place-and-route clocks or nextpnr options do not overwrite it
     tag = (f"-seed{seed}" if seed != 1 else "") + (f"-pnr{pnr_freq:g}" if pnr_freq != freq else "")
+    if pnr_opts and list(pnr_opts) != list(d.pnr_opts):
+        tag += f"-opts{zlib.crc32(' '.join(pnr_opts).encode()):08x}"
     out = Path(out_dir or f"build/fpga/{b.name}-{design_name}-{cfg.name}-{freq:g}MHz{tag}")
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("tatami.bit", "tatami.bin", "report.json"):

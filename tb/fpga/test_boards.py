@@ -190,6 +190,24 @@ if "--bit" in sys.argv:
     return log
 
 
+def test_build_directory_per_seed_and_nextpnr_options(tmp_path, monkeypatch):
+    """Without ``out_dir``, a build with another seed or other nextpnr options than the design's
+    goes to a directory of its own, so it does not overwrite the default build's bitstream."""
+    _fake_tools(tmp_path, monkeypatch, 41.5)
+    monkeypatch.chdir(tmp_path)
+    cfg = preset("tiny").replace(**{"mesh.width": 1, "mesh.height": 1, "noc.routing": "table"})
+    kw = dict(freq_mhz=40, progress=lambda s: None)
+    build("ulx3s-85f", cfg, "mesh-bridge", **kw)
+    build("ulx3s-85f", cfg, "mesh-bridge", seed=2, **kw)
+    build("ulx3s-85f", cfg, "mesh-bridge", pnr_opts=("--placer", "heap"), **kw)
+    build("ulx3s-85f", cfg, "mesh-bridge", pnr_opts=design("mesh-bridge").pnr_opts or (), **kw)
+    dirs = sorted(d.name for d in (tmp_path / "build" / "fpga").iterdir())
+    base = f"ulx3s-85f-mesh-bridge-{cfg.name}-40MHz"
+    assert len(dirs) == 3 and dirs[0] == base and dirs[2] == base + "-seed2"
+    assert dirs[1].startswith(base + "-opts") and len(dirs[1]) == len(base) + len("-opts") + 8
+    assert all((tmp_path / "build" / "fpga" / d / "tatami.bit").exists() for d in dirs)
+
+
 @pytest.mark.parametrize("achieved", [41.5, 39.0])
 def test_build_passes_nextpnr_options_and_checks_timing(achieved, tmp_path, monkeypatch):
     """The flow's steps with stand-in tools: ``pnr_opts`` reach nextpnr's command line after the
