@@ -8,17 +8,20 @@ comparators or a routing-table read) is looked up as it is written, and the entr
 allocator will need: the output port one-hot, a misroute bit, a CSR-write bit and (local input) the
 admission verdict. Body flits inherit their head's route.
 
-Cycle 2 -- from those registers: the oldest eligible flit per output of each input VC (look-past at
-the link inputs), output-VC and credit check, separable input-first switch allocation (an arbiter
-over the (VC, output) requests of each input, then one over the inputs at each output; two
-iterations, urgent front flits first (oldest first), then longest queue first, then round robin;
+Cycle 2 -- from those registers: the oldest eligible flit per output of each input VC (look-past;
+at the local input only 1-flit packets whose admission and framing verdicts are clean pass the
+front), output-VC and credit check, separable input-first switch allocation (an arbiter over the
+(VC, output) requests of each input, then one over the inputs at each output; two iterations,
+urgent front flits first (oldest first), then the longest virtual output queue (the flits of the
+request's VC that go to its output), then round robin;
 one-hot end to end, no index encode or decode), and switch traversal into the output register,
 which drives the next link. See docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
-router stage. ``"fifo"`` keeps each link-input VC in a LUT-RAM FIFO (front flit only; with one
-router stage the input arbiter is then over the VCs). With two router stages the grants are
-registered and the crossbar runs the next cycle (three cycles per hop), from each input's chosen
+router stage (with two, the local input is a FIFO). ``"fifo"`` keeps each link-input VC in a
+LUT-RAM FIFO (front flit only; with one router stage the input arbiter is then over the VCs).
+With two router stages the grants are registered and the crossbar runs the next cycle (three
+cycles per hop), from each input's chosen
 flit registered at grant time (look-past buffers) or, with FIFO buffers, read from the VC's LUT
 RAM in that cycle: there every VC is a crossbar input of its own, so there is no input arbiter --
 each output's round robin is over the (input, VC) pairs, and an input may send from two VCs to two
@@ -53,6 +56,7 @@ counter incremented and its sticky flag set.
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from types import SimpleNamespace
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -218,6 +222,10 @@ class Router(wiring.Component):
             return max(noc.vc_depth, noc.max_packet_flits)
         return noc.vc_depth
 
+    #: Look-past routers: iterations of the separable switch allocator (docs/noc.md, "Router
+    #: pipeline"; a third raised 4x4 uniform saturation to 0.90 of ideal).
+    ALLOC_ITERATIONS = 3
+
     @staticmethod
     def urgent_cycles(cfg: TatamiConfig) -> int:
         """Look-past routers: cycles an input VC's front flit waits before it is *urgent* (served
@@ -240,6 +248,9 @@ class Router(wiring.Component):
         per_class = vcs // 2
         fb = noc.flit_bits
         local = Port.LOCAL.value
+        # The local input is a look-past buffer too in the one-stage look-past router (with two
+        # stages it keeps its FIFO and the injection register in front of it).
+        local_lookpast = noc.buffers == "lookpast" and noc.router_stages == 1
         ins = [getattr(self, f"i_{n}") for n in PORT_NAMES]
         outs = [getattr(self, f"o_{n}") for n in PORT_NAMES]
         table_mode = noc.routing == "table"
@@ -345,6 +356,9 @@ class Router(wiring.Component):
         ffq = [[None] * vcs for _ in range(nports)]
         head_tail = [[None] * vcs for _ in range(nports)]  # the front flit's framing bits
         occ = [[None] * vcs for _ in range(nports)]  # buffer occupancy, thermometer-coded
+        # weight[i][v][p]: (look-past routers) the longest-queue-first weight of the request of
+        # input i's VC v for output p, thermometer-coded
+        weight = [[[None] * nports for _ in range(vcs)] for _ in range(nports)]
         # front_nc[i][v][p]: the front flit of input i's VC v asks for output p, credit aside
         # (look-past routers: an urgent one reserves that output VC, see the allocator)
         front_nc = [[[Const(0)] * nports for _ in range(vcs)] for _ in range(nports)]
@@ -457,6 +471,7 @@ class Router(wiring.Component):
                     adm_bad, adm_vec = self._admission(
                         m, arriving, v, per_class, arrival_route, table_mode, Const(0)
                     )
+                if i == local and not local_lookpast:
                     stored_dir = w_dir
                     if noc.router_stages == 2:
                         # As at the link inputs: a packet dropped at admission, misrouted or a CSR
@@ -496,8 +511,8 @@ class Router(wiring.Component):
                     r_bad, r_csr, r_adm_bad = stored[nports], stored[nports + 1], stored[nports + 2]
                     r_adm_vec = stored[nports + 3 : nports + 3 + nreasons] if adm_in_flags else q.r_extra
                     # A head may go only once its verdict is known (the framing check).
-                    verdict, credit_back, owed = self._framing(
-                        m, link, w_en, q, q_en, nm, rm[i][v], tail, qdepth
+                    verdict, credit_back, owed, _ = self._framing(
+                        m, link, w_en, q.level, q_en, nm, rm[i][v] & tail, qdepth
                     )
                     m.d.comb += ready.eq(q.r_rdy & (~head | verdict.r_rdy))
                     local_credit[v] = credit_back
@@ -572,18 +587,64 @@ class Router(wiring.Component):
                     )
                     shift = None
                 else:
-                    lp = _LookPastBuffer(m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr)
-                    head, tail = lp.head[0], lp.tail[0]
-                    front = Cat(lp.data[0], head, tail)
-                    m.d.comb += ready.eq(lp.valid[0] if has_in[i] else Const(0))
-                    m.d.comb += [misroute.eq(lp.bad[0]), drop_head.eq(head & lp.bad[0])]
-                    m.d.comb += is_csr.eq(lp.csr[0])  # (a CSR head's route is local: never bad)
+                    if i == local:
+                        # The local input as a look-past buffer: a 1-flit packet's framing verdict
+                        # (``single``) and admission verdict are stored with it, so it may leave
+                        # out of turn like a link input's; a longer packet's head waits at the
+                        # front for its verdict from the FIFO, as in the FIFO buffer.
+                        nx = 3 + nreasons  # extra: single, length mismatch, admission bad, reasons
+                        w_extra = Signal(nx, name=f"w_extra_{nm}")
+                        lp = _LookPastBuffer(
+                            m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr, w_extra
+                        )
+                        head, tail = lp.head[0], lp.tail[0]
+                        single0, single_mm0 = lp.extra[0][0], lp.extra[0][1]
+                        verdict, credit_back, owed, single_w = self._framing(
+                            m,
+                            link,
+                            w_en,
+                            lp.count,
+                            w_en,
+                            nm,
+                            lp.shift[0] & tail & ~single0,
+                            qdepth,
+                            inline=True,
+                        )
+                        m.d.comb += w_extra.eq(
+                            Cat(single_w, arriving.length != 0, adm_bad, adm_vec[:nreasons])
+                        )
+                        front = Cat(lp.data[0], head, tail)
+                        local_credit[v] = credit_back
+                        m.d.comb += ready.eq(lp.valid[0] & (~head | single0 | verdict.r_rdy))
+                        r_adm_bad, r_adm_vec = lp.extra[0][2], lp.extra[0][3:]
+                        mismatch = Mux(single0, single_mm0, verdict.r_data[0])
+                        m.d.comb += misroute.eq(~r_adm_bad & ~mismatch & lp.bad[0])
+                        m.d.comb += drop_head.eq(head & (r_adm_bad | mismatch | lp.bad[0]))
+                        counted = Signal(len(DropReason), name=f"drop_count_{nm}")
+                        m.d.comb += counted.eq(
+                            Mux(ready & head & ~eating, Cat(r_adm_vec, mismatch & ~r_adm_bad), 0)
+                        )
+                        drop_vecs.append(counted)
+                        m.d.comb += is_csr.eq(head & lp.csr[0] & ~drop_head)
+                        # Look-past candidates: 1-flit packets that will not be dropped.
+                        single = [lp.extra[j][0] for j in range(qdepth)]
+                        clean = [~lp.extra[j][1] & ~lp.extra[j][2] for j in range(qdepth)]
+                        front_ok = ready
+                    else:
+                        lp = _LookPastBuffer(m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr)
+                        head, tail = lp.head[0], lp.tail[0]
+                        front = Cat(lp.data[0], head, tail)
+                        m.d.comb += ready.eq(lp.valid[0] if has_in[i] else Const(0))
+                        m.d.comb += [misroute.eq(lp.bad[0]), drop_head.eq(head & lp.bad[0])]
+                        m.d.comb += is_csr.eq(lp.csr[0])  # (a CSR head's route is local: never bad)
+                        single = [lp.head[j] & lp.tail[j] for j in range(qdepth)]
+                        clean = [Const(1)] * qdepth
+                        front_ok = Const(1)
                     # Per output, the oldest flit that goes there; it may go if it is the front flit,
                     # or a 1-flit packet behind 1-flit packets only (never inside a wormhole packet).
                     # Flits of one flow share the route, so the flow keeps its order. While the front
                     # flit leaves without the switch (dropped, eaten, or a CSR write), nothing else
                     # may leave this VC.
-                    single = [lp.head[j] & lp.tail[j] for j in range(qdepth)]
                     blocked = Signal(name=f"blocked_{nm}")
                     m.d.comb += blocked.eq(eating | drop_head | is_csr)
                     for p in range(nports):
@@ -591,8 +652,8 @@ class Router(wiring.Component):
                         prefix = Const(1)  # every older flit is a 1-flit packet
                         bits = []
                         for j in range(qdepth):
-                            hit = lp.valid[j] & lp.dir[j][p]
-                            may = Const(1) if j == 0 else prefix & single[j] & ~lp.csr[j]
+                            hit = lp.valid[j] & lp.dir[j][p] & (clean[j] if j else Const(1))
+                            may = front_ok if j == 0 else prefix & single[j] & ~lp.csr[j]
                             bits.append(hit & ~seen & may)
                             seen = seen | hit
                             prefix = prefix & single[j]
@@ -612,6 +673,8 @@ class Router(wiring.Component):
                     buf[i][v] = SimpleNamespace(w_en=w_en, w_data=w_data, w_rdy=lp.w_rdy, w_pos=lp.w_pos)
                     buf[i][v].level, buf[i][v].valid = lp.count, lp.valid
                     buf[i][v].dirs = [*lp.dir, last_dir]
+                    if i == local:
+                        buf[i][v].owed, buf[i][v].staged = owed, Const(0)
 
                 buf[i][v].shift = shift
                 if not hasattr(buf[i][v], "fronts"):
@@ -628,8 +691,17 @@ class Router(wiring.Component):
                 # longest-queue-first priority (look-past routers).
                 if shift is not None:
                     occ[i][v] = list(lp.valid)  # (entries are kept compact: valid is a thermometer)
+                    # Per output, the flits of this VC that go there (a virtual output queue's
+                    # length), thermometer-coded: the allocator's weight for the request (v, p).
+                    for p in range(nports):
+                        n_p = Signal(range(qdepth + 1), name=f"voq_{nm}_{PORT_NAMES[p]}")
+                        m.d.comb += n_p.eq(sum(lp.valid[j] & lp.dir[j][p] for j in range(qdepth)))
+                        weight[i][v][p] = [n_p > j for j in range(qdepth)]
                 elif noc.buffers == "lookpast":
                     occ[i][v] = [q.level > j for j in range(qdepth)]
+                    # (the local input's FIFO: only its front flit may go, and every flit waits
+                    # behind it, so its weight is the whole queue's)
+                    weight[i][v] = [occ[i][v]] * nports
                 if not has_in[i]:
                     reqs[i][v] = [Const(0)] * nports
                     front_nc[i][v] = [Const(0)] * nports
@@ -735,32 +807,43 @@ class Router(wiring.Component):
             def older(a, b):
                 return a > b
 
+            def fuller(a, b):
+                """Thermometer ``a`` holds a count above thermometer ``b``'s."""
+                return Cat(*[x & ~y for x, y in zip_longest(a, b, fillvalue=Const(0))]).any()
+
             def in_priority(i, name):
                 """Input ``i``'s requests filtered by priority: the oldest urgent VC's front flit
-                (ties: the lowest VC), else the requests of the fullest requesting VCs."""
+                (ties: the lowest VC), else the requests of greatest weight (the longest virtual
+                output queues: the flits of their VC that go to their output)."""
                 uhas = [Cat(*ureq[i][v]).any() for v in range(vcs)]
                 m.d.comb += in_urgent[i].eq(Cat(*uhas).any())
-                has = [Cat(*nreq[i][v]).any() for v in range(vcs)]
                 out = []
                 for v in range(vcs):
                     utop = uhas[v]
-                    top = has[v]
                     for w in range(vcs):
                         if w != v:
                             beats = older(age[i][w], age[i][v]) | (age[i][w] == age[i][v] if w < v else 0)
                             utop = utop & ~(uhas[w] & beats)
-                            # VC w is not fuller than v: no flit count of w above v's
-                            top = top & ~(has[w] & Cat(*[a & ~b for a, b in zip(occ[i][w], occ[i][v])]).any())
-                    ut, t = Signal(name=f"{name}_utop{v}"), Signal(name=f"{name}_top{v}")
-                    m.d.comb += [ut.eq(utop), t.eq(top)]
-                    out.append(
-                        [Mux(in_urgent[i], ureq[i][v][p] & ut, nreq[i][v][p] & t) for p in range(nports)]
-                    )
+                    ut = Signal(name=f"{name}_utop{v}")
+                    m.d.comb += ut.eq(utop)
+                    row = []
+                    for p in range(nports):
+                        # no other request of this input weighs more
+                        heavier = [
+                            nreq[i][w][q] & fuller(weight[i][w][q], weight[i][v][p])
+                            for w in range(vcs)
+                            for q in range(nports)
+                            if (w, q) != (v, p)
+                        ]
+                        t = Signal(name=f"{name}_top{v}_{PORT_NAMES[p]}")
+                        m.d.comb += t.eq(nreq[i][v][p] & ~_or_all(heavier))
+                        row.append(Mux(in_urgent[i], ureq[i][v][p] & ut, t))
+                    out.append(row)
                 return out
 
             def out_priority(wants, st, name):
                 """Inputs ``wants`` for one output, filtered: the urgent ones whose flit is oldest,
-                else those whose chosen VC is fullest."""
+                else those whose chosen request weighs most (its virtual output queue is longest)."""
                 urg_of = [u for u, _, _ in st]
                 any_urg = Signal(name=f"{name}_urgent")
                 m.d.comb += any_urg.eq(Cat(*[w & u for w, u in zip(wants, urg_of)]).any())
@@ -770,7 +853,7 @@ class Router(wiring.Component):
                     utop = wants[k] & urg_of[k]
                     for j in range(nports):
                         if j != k:
-                            top = top & ~(wants[j] & Cat(*[a & ~b for a, b in zip(st[j][1], st[k][1])]).any())
+                            top = top & ~(wants[j] & fuller(st[j][1], st[k][1]))
                             utop = utop & ~(wants[j] & urg_of[j] & older(st[j][2], st[k][2]))
                     t = Signal(name=f"{name}_top{k}")
                     m.d.comb += t.eq(Mux(any_urg, utop, top))
@@ -778,10 +861,14 @@ class Router(wiring.Component):
                 return out
 
             def chosen_state(gnt, i):
-                """Urgency, occupancy (thermometer) and front age of the VC input ``i`` chose."""
+                """Urgency, weight (thermometer) of the request input ``i`` chose, and the front age
+                of its VC."""
                 vsel = [Cat(*gnt[v]).any() for v in range(vcs)]
                 depth_i = len(occ[i][0])
-                th = [Cat(*[vsel[v] & occ[i][v][j] for v in range(vcs)]).any() for j in range(depth_i)]
+                th = [
+                    _or_all([gnt[v][p] & weight[i][v][p][j] for v in range(vcs) for p in range(nports)])
+                    for j in range(depth_i)
+                ]
                 a = Signal(range(age_max + 1), name=f"chosen_age_{PORT_NAMES[i]}")
                 m.d.comb += a.eq(_or_all([age[i][v] & vsel[v].replicate(len(a)) for v in range(vcs)]))
                 return in_urgent[i], th, a
@@ -841,28 +928,42 @@ class Router(wiring.Component):
         # output p takes input i (either iteration).
         chosen, final_og = in_gnt, out_gnt
         if noc.buffers == "lookpast":
-            taken = [Signal(name=f"taken1_{PORT_NAMES[p]}") for p in range(nports)]
-            for p in range(nports):
-                m.d.comb += taken[p].eq(Cat(*out_gnt[p]).any())
-            # (urgent flits are served by the first iteration only, oldest first; the second
-            # never spends a reserved output VC's credit)
-            in_gnt2 = []
-            for i in range(nports):
-                flat2 = [nreq[i][v][p] & ~taken[p] & ~granted[i] for v in range(vcs) for p in range(nports)]
-                _, g2 = _rr_pick(m, flat2, in_masks[i], f"in_arb2_{PORT_NAMES[i]}")
-                in_gnt2.append([[g2[v * nports + p] for p in range(nports)] for v in range(vcs)])
-            out_gnt2 = []
-            for p in range(nports):
-                wants2 = [Cat(*[in_gnt2[i][v][p] for v in range(vcs)]).any() for i in range(nports)]
-                out_gnt2.append(_rr_pick(m, wants2, out_masks[p], f"out_arb2_{PORT_NAMES[p]}")[1])
-            chosen = [
-                [
-                    [Mux(granted[i], g1, g2) for g1, g2 in zip(in_gnt[i][v], in_gnt2[i][v], strict=True)]
-                    for v in range(vcs)
+            # Iterations 2..ALLOC_ITERATIONS (iSLIP's): an input not yet matched picks again among
+            # its requests for the outputs still free, round robin from the same pointers, and
+            # those outputs arbitrate again; these grants do not move the pointers. (Urgent flits
+            # are served by the first iteration only, oldest first; later iterations never spend
+            # a reserved output VC's credit.)
+            taken = [Cat(*out_gnt[p]).any() for p in range(nports)]
+            got = list(granted)
+            final_og = [list(row) for row in out_gnt]
+            for k in range(2, self.ALLOC_ITERATIONS + 1):
+                in_k = []
+                for i in range(nports):
+                    flat = [nreq[i][v][p] & ~taken[p] & ~got[i] for v in range(vcs) for p in range(nports)]
+                    _, g = _rr_pick(m, flat, in_masks[i], f"in_arb{k}_{PORT_NAMES[i]}")
+                    in_k.append([[g[v * nports + p] for p in range(nports)] for v in range(vcs)])
+                og_k = []
+                for p in range(nports):
+                    wants_k = [Cat(*[in_k[i][v][p] for v in range(vcs)]).any() for i in range(nports)]
+                    og_k.append(_rr_pick(m, wants_k, out_masks[p], f"out_arb{k}_{PORT_NAMES[p]}")[1])
+                chosen = [
+                    [
+                        [Mux(got[i], a, b) for a, b in zip(chosen[i][v], in_k[i][v], strict=True)]
+                        for v in range(vcs)
+                    ]
+                    for i in range(nports)
                 ]
-                for i in range(nports)
-            ]
-            final_og = [[out_gnt[p][i] | out_gnt2[p][i] for i in range(nports)] for p in range(nports)]
+                for p in range(nports):
+                    final_og[p] = [final_og[p][i] | og_k[p][i] for i in range(nports)]
+                if k < self.ALLOC_ITERATIONS:
+                    nxt_t = [Signal(name=f"taken{k}_{PORT_NAMES[p]}") for p in range(nports)]
+                    nxt_g = [Signal(name=f"got{k}_{PORT_NAMES[i]}") for i in range(nports)]
+                    m.d.comb += [nxt_t[p].eq(taken[p] | og_k[p].any()) for p in range(nports)]
+                    m.d.comb += [
+                        nxt_g[i].eq(got[i] | Cat(*[og_k[p][i] for p in range(nports)]).any())
+                        for i in range(nports)
+                    ]
+                    taken, got = nxt_t, nxt_g
         for i in range(nports):
             for v in range(vcs):
                 for p in range(nports):
@@ -1077,7 +1178,7 @@ class Router(wiring.Component):
         m.d.comb += [q.w_en.eq(w_en), q.w_data.eq(Cat(w_data, flags)), q.r_en.eq(r_en)]
         return q, q.r_data[: fb + 2], q.r_data[fb], q.r_data[fb + 1], q.r_data[fb + 2 :]
 
-    def _framing(self, m, link, w_en, q, q_en, nm, ren, r_tail, qdepth):
+    def _framing(self, m, link, w_en, level, q_en, nm, pop, qdepth, inline=False):
         """Framing check of the local input VC ``nm``, on the arrival side (``link``, ``w_en``; the
         buffer ``q`` is written by ``q_en``, the same cycle or, with an injection register, the
         next -- a verdict may come before its flits, never after): a packet is ``length + 1``
@@ -1085,7 +1186,12 @@ class Router(wiring.Component):
         into a small FIFO when it is known -- at the tail, or at flit ``length + 1`` if that is not
         the tail (or at the head if the length is too long to check: TOO_LONG drops it anyway); the
         head waits for it, so a packet is forwarded only once it is known to be whole, and dropped
-        whole otherwise. Returns the verdict FIFO and the credit bit to return to the source."""
+        whole otherwise. ``pop`` removes the front verdict (its packet's tail leaves the buffer).
+        ``inline`` (a look-past local input): a 1-flit packet (head and tail, between packets) gets
+        no verdict in the FIFO; its verdict, ``length != 0``, is known as it is written and stays
+        with the flit, so it may leave out of turn. Returns the verdict FIFO, the credit bit to
+        return to the source, the owed-credit counter and ``single`` (the flit being written is
+        such a packet)."""
         noc = self.cfg.noc
         depth = noc.vc_depth
         if noc.router_stages == 2:  # the verdict at the front in a register
@@ -1100,10 +1206,14 @@ class Router(wiring.Component):
         hdr = data.View(Header, link.flit.data[:64])
         tail = link.flit.tail
         push, bad = Signal(name=f"verdict_push_{nm}"), Signal(name=f"verdict_bad_{nm}")
+        single = Signal(name=f"single_{nm}")
+        m.d.comb += single.eq(Const(int(inline)) & ~in_pkt & link.flit.head & tail)
         with m.If(w_en):
             m.d.sync += in_pkt.eq(~tail)
             with m.If(~in_pkt):  # the head
-                with m.If(hdr.length + 1 > noc.max_packet_flits):
+                with m.If(single):
+                    pass  # (its verdict is kept with the flit)
+                with m.Elif(hdr.length + 1 > noc.max_packet_flits):
                     m.d.comb += [push.eq(1), bad.eq(0)]
                     m.d.sync += decided.eq(1)
                 with m.Elif(tail | (hdr.length == 0)):
@@ -1119,7 +1229,7 @@ class Router(wiring.Component):
         m.d.comb += [
             verdict.w_en.eq(push),
             verdict.w_data.eq(bad),
-            verdict.r_en.eq(ren & r_tail),
+            verdict.r_en.eq(pop),
         ]
         # Credits: the source holds up to vc_depth; the buffer has qdepth >= max_packet_flits slots.
         # ``owed`` counts flits received (arrivals, ``w_en``) and not yet credited; a credit goes
@@ -1130,14 +1240,14 @@ class Router(wiring.Component):
         # source can always finish the packet whose head waits for its verdict.
         owed = Signal(range(depth + 1), name=f"owed_{nm}")
         give = Signal(name=f"credit_back_{nm}")
-        m.d.comb += give.eq((owed != 0) & (q.level + q_en + depth - owed + 1 <= qdepth))
+        m.d.comb += give.eq((owed != 0) & (level + q_en + depth - owed + 1 <= qdepth))
         # (Written as branches, not arithmetic on w_en: an undriven link in a 4-state simulator
         # must leave the counter alone, not turn it into X.)
         with m.If(w_en & ~give):
             m.d.sync += owed.eq(owed + 1)
         with m.Elif(~w_en & give):
             m.d.sync += owed.eq(owed - 1)
-        return verdict, give, owed
+        return verdict, give, owed, single
 
     def _admission(self, m, hdr, v, per_class, head_route, table_mode, mismatch):
         """Drop decision for the head flit at local VC ``v``: (bad, one-hot first reason)."""
@@ -1237,7 +1347,7 @@ class _LookPastBuffer:
     candidates) and ``shift`` -- the last signal of the router cycle to settle -- only chooses
     between the two."""
 
-    def __init__(self, m, nm, depth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr):
+    def __init__(self, m, nm, depth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr, w_extra=None):
         self.shift = [Signal(name=f"lp_shift_{nm}_{j}") for j in range(depth)]
         self.data = [Signal(fb, name=f"lp_data_{nm}_{j}") for j in range(depth)]
         self.head = [Signal(name=f"lp_head_{nm}_{j}") for j in range(depth)]
@@ -1255,6 +1365,11 @@ class _LookPastBuffer:
         m.d.comb += [self.w_rdy.eq(~self.valid[depth - 1] | rm), self.w_pos.eq(count - rm)]
         fields = (self.data, self.head, self.tail, self.dir, self.bad, self.csr)
         incoming = (w_data[:fb], w_data[fb], w_data[fb + 1], w_dir, w_bad, w_csr)
+        # ``extra``: more bits kept with each flit (the local input's verdicts)
+        self.extra = None
+        if w_extra is not None:
+            self.extra = [Signal(len(w_extra), name=f"lp_extra_{nm}_{j}") for j in range(depth)]
+            fields, incoming = (*fields, self.extra), (*incoming, w_extra)
         for j in range(depth):
             # Not moved: the incoming flit lands in the first free entry.
             lands = w_en & ~self.valid[j] & (self.valid[j - 1] if j else Const(1))

@@ -3,8 +3,8 @@ wheel), the flow issue 3 names: the same harness as tb/noc/test_formal_router.py
 
 * ``route`` bounded from reset, and its mutant (the flow reports a counterexample, so the passing
   check is not vacuous).
-* Unbounded proofs (k-induction) of ``credits`` for both routers and of ``route`` for the FIFO
-  router, with the harness's strengthening invariants (``invariants=True``): they hold in every
+* Unbounded proofs (k-induction) of ``credits`` and ``route`` for both routers, with the
+  harness's strengthening invariants (``invariants=True``): they hold in every
   reachable state, not only up to a depth. The broken routers fail the same tasks.
 """
 
@@ -14,12 +14,12 @@ from tatami.config import preset
 
 from .formal.harness import RouterHarness
 from .formal.prove import prove_sby
-from .netsim import VARIANTS
+from .netsim import ALL_VARIANTS
 
 
 def _cfg(variant="lookpast"):
     return preset("tiny").replace(
-        **{"noc.routing": "table"}, **{f"noc.{k}": v for k, v in VARIANTS[variant].items()}
+        **{"noc.routing": "table"}, **{f"noc.{k}": v for k, v in ALL_VARIANTS[variant].items()}
     )
 
 
@@ -29,9 +29,10 @@ def test_route_property_under_sby(mutation, expected):
     assert result.status == expected, result.log[-2000:]
 
 
-#: (property, router) pairs proved by k-induction. The look-past router's ``route`` is not among them:
-#: its local input is a SyncFIFO whose stored routes are in memory, where no invariant can reach.
-UNBOUNDED = [("credits", "lookpast"), ("credits", "fifo"), ("route", "fifo")]
+#: (property, router) pairs proved by k-induction. (The look-past router's ``route`` is among them
+#: since its local input became a look-past buffer, 2026-12-07: before, that input was a SyncFIFO
+#: whose stored routes sit in memory, where no invariant can reach.)
+UNBOUNDED = [("credits", "lookpast"), ("credits", "fifo"), ("route", "lookpast"), ("route", "fifo")]
 
 
 @pytest.mark.parametrize(("prop", "variant"), UNBOUNDED, ids=[f"{p}-{v}" for p, v in UNBOUNDED])
@@ -48,9 +49,10 @@ def test_router_unbounded_proof(prop, variant):
     [
         ("credits", "lookpast", "no_credit_check", 6),
         ("credits", "fifo", "no_credit_check", 6),
+        ("route", "lookpast", "no_edge_check", 2),
         ("route", "fifo", "no_edge_check", 2),
     ],
-    ids=["credits-lookpast", "credits-fifo", "route-fifo"],
+    ids=["credits-lookpast", "credits-fifo", "route-lookpast", "route-fifo"],
 )
 def test_broken_router_fails_the_unbounded_proof(prop, variant, mutation, depth):
     """The same tasks on the broken routers find a counterexample from reset (the depth reaches it)."""
@@ -60,5 +62,6 @@ def test_broken_router_fails_the_unbounded_proof(prop, variant, mutation, depth)
 
 
 def test_route_invariants_need_registered_routes():
+    """The FIFO router with one stage keeps its routes in SyncFIFOs: the harness says so."""
     with pytest.raises(ValueError, match="in memory"):
-        prove_sby(RouterHarness(_cfg("lookpast"), ("route",), invariants=True), depth=2, mode="prove")
+        prove_sby(RouterHarness(_cfg("fifo1"), ("route",), invariants=True), depth=2, mode="prove")
