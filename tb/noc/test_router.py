@@ -205,3 +205,82 @@ def test_one_input_sends_from_both_vcs_in_one_cycle(variant):
         assert len(cycles) == 1, seen  # together
     else:
         assert len(cycles) == 2, seen  # one after the other
+
+
+@pytest.mark.parametrize("mismatch", [False, True])
+def test_local_input_looks_past(mismatch):
+    """The look-past router's local input: a 1-flit packet passes a front flit that waits for a
+    credit, a 2-flit packet does not (it waits for its turn), and a 1-flit packet to be dropped
+    (its length field says 1 body flit: LENGTH_MISMATCH) never leaves ahead of the front -- it is
+    dropped and counted when it reaches it. Router (1, 1) of a 3x3 mesh; output E's VC 0 has no
+    credits, so the front flit (for E) waits until one comes back; output S returns credits."""
+    cfg = _cfg(3, 3)
+    dut = Router(cfg)
+    depth = cfg.noc.vc_depth
+    blocked = _pkt((1, 1), (2, 1), tag=1).flits()[0]  # to E
+    single = _pkt((1, 1), (1, 2), tag=2, length=1 if mismatch else None).flits()[0]  # to S
+    pair = list(_pkt((1, 1), (1, 2), body=(9,), tag=3).flits())  # to S, 2 flits
+    out = {"E": [], "S": []}
+    result = {}
+
+    async def bench(ctx):
+        ctx.set(dut.x, 1)
+        ctx.set(dut.y, 1)
+        cycle = 0
+
+        async def tick(n=1):
+            nonlocal cycle
+            for _ in range(n):
+                for name, link in (("E", dut.o_e), ("S", dut.o_s)):
+                    if ctx.get(link.valid):
+                        out[name].append((cycle, ctx.get(link.flit.data)))
+                ctx.set(dut.o_s.credit, ctx.get(dut.o_s.valid))  # S: a prompt sink
+                await ctx.tick()
+                cycle += 1
+
+        async def send(word, head=1, tail=1):
+            ctx.set(dut.i_l.valid, 1)
+            ctx.set(dut.i_l.flit.data, word)
+            ctx.set(dut.i_l.flit.head, head)
+            ctx.set(dut.i_l.flit.tail, tail)
+            ctx.set(dut.i_l.flit.vc, 0)
+            await tick()
+            ctx.set(dut.i_l.valid, 0)
+
+        for _ in range(depth):  # spend output E's VC 0 credits (none come back yet)
+            await send(blocked)
+            await tick()
+        await tick(3)
+        result["spent"] = len(out["E"])
+        await send(blocked)  # waits at the front
+        await send(single)  # 1-flit, behind it
+        await send(pair[0], tail=0)  # 2 flits, behind both
+        await send(pair[1], head=0)
+        await tick(8)
+        result["passed"] = [d for _, d in out["S"]]
+        result["released"] = cycle
+        ctx.set(dut.o_e.credit, 0b01)  # one credit back: the front flit goes, then the pair
+        await tick()
+        ctx.set(dut.o_e.credit, 0)
+        await tick(8)
+        result["mismatches"] = ctx.get(dut.drops[DropReason.LENGTH_MISMATCH.value])
+
+    with hier.flat():
+        sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert result["spent"] == depth
+    assert [d for _, d in out["E"][depth:]] == [blocked]
+    front_left = out["E"][depth][0]
+    assert front_left > result["released"]
+    s_words = [d for _, d in out["S"]]
+    if mismatch:
+        assert result["passed"] == []  # the bad packet did not pass the front
+        assert s_words == pair  # the pair, after the front flit; the bad packet is dropped
+        assert result["mismatches"] == 1
+    else:
+        assert result["passed"] == [single]  # it passed the waiting front flit
+        assert s_words == [single, *pair]
+        assert result["mismatches"] == 0
+    assert min(c for c, d in out["S"] if d in pair) > front_left  # the pair waited its turn
