@@ -11,7 +11,7 @@ admission verdict. Body flits inherit their head's route.
 Cycle 2 -- from those registers: the oldest eligible flit per output of each input VC (look-past;
 at the local input only 1-flit packets whose admission and framing verdicts are clean pass the
 front), output-VC and credit check, separable input-first switch allocation (an arbiter over the
-(VC, output) requests of each input, then one over the inputs at each output; two iterations,
+(VC, output) requests of each input, then one over the inputs at each output; three iterations,
 urgent front flits first (oldest first), then the longest virtual output queue (the flits of the
 request's VC that go to its output), then round robin;
 one-hot end to end, no index encode or decode), and switch traversal into the output register,
@@ -751,9 +751,9 @@ class Router(wiring.Component):
         # Input first: per input a round-robin arbiter over its (VC, output) requests; then per
         # output a round-robin arbiter over the inputs that chose it. Priorities advance only on a
         # used grant (iSLIP-like), which desynchronises the inputs under load. Look-past buffers
-        # add a second iteration (iSLIP's): an input whose choice lost picks again among its
-        # requests for the outputs still free, round robin from the same pointers, and those
-        # outputs arbitrate again; second-iteration grants do not move the pointers.
+        # add iterations (iSLIP's, ALLOC_ITERATIONS in all): an input whose choice lost picks again
+        # among its requests for the outputs still free, round robin from the same pointers, and
+        # those outputs arbitrate again; later iterations' grants do not move the pointers.
         in_gnt = []  # in_gnt[i][v][p]: first iteration
         vc_gnt = []  # (FIFO buffers) vc_gnt[i][v]: the input arbiter chose VC v
         in_masks = []
