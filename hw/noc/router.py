@@ -695,8 +695,10 @@ class Router(wiring.Component):
                     # length), thermometer-coded: the allocator's weight for the request (v, p).
                     for p in range(nports):
                         n_p = Signal(range(qdepth + 1), name=f"voq_{nm}_{PORT_NAMES[p]}")
+                        th = Signal(qdepth, name=f"voq_th_{nm}_{PORT_NAMES[p]}")
                         m.d.comb += n_p.eq(sum(lp.valid[j] & lp.dir[j][p] for j in range(qdepth)))
-                        weight[i][v][p] = [n_p > j for j in range(qdepth)]
+                        m.d.comb += th.eq(Cat(*[n_p > j for j in range(qdepth)]))
+                        weight[i][v][p] = list(th)
                 elif noc.buffers == "lookpast":
                     occ[i][v] = [q.level > j for j in range(qdepth)]
                     # (the local input's FIFO: only its front flit may go, and every flit waits
@@ -817,6 +819,17 @@ class Router(wiring.Component):
                 output queues: the flits of their VC that go to their output)."""
                 uhas = [Cat(*ureq[i][v]).any() for v in range(vcs)]
                 m.d.comb += in_urgent[i].eq(Cat(*uhas).any())
+                # the greatest weight among the requests (the OR of thermometers is their maximum)
+                heaviest = Signal(len(weight[i][0][0]), name=f"{name}_heaviest")
+                m.d.comb += heaviest.eq(
+                    _or_all(
+                        [
+                            nreq[i][v][p].replicate(len(heaviest)) & Cat(*weight[i][v][p])
+                            for v in range(vcs)
+                            for p in range(nports)
+                        ]
+                    )
+                )
                 out = []
                 for v in range(vcs):
                     utop = uhas[v]
@@ -828,15 +841,9 @@ class Router(wiring.Component):
                     m.d.comb += ut.eq(utop)
                     row = []
                     for p in range(nports):
-                        # no other request of this input weighs more
-                        heavier = [
-                            nreq[i][w][q] & fuller(weight[i][w][q], weight[i][v][p])
-                            for w in range(vcs)
-                            for q in range(nports)
-                            if (w, q) != (v, p)
-                        ]
+                        # no request of this input weighs more (its weight is the maximum)
                         t = Signal(name=f"{name}_top{v}_{PORT_NAMES[p]}")
-                        m.d.comb += t.eq(nreq[i][v][p] & ~_or_all(heavier))
+                        m.d.comb += t.eq(nreq[i][v][p] & ~fuller(heaviest, weight[i][v][p]))
                         row.append(Mux(in_urgent[i], ureq[i][v][p] & ut, t))
                     out.append(row)
                 return out
@@ -847,13 +854,17 @@ class Router(wiring.Component):
                 urg_of = [u for u, _, _ in st]
                 any_urg = Signal(name=f"{name}_urgent")
                 m.d.comb += any_urg.eq(Cat(*[w & u for w, u in zip(wants, urg_of)]).any())
+                width = max(len(x[1]) for x in st)
+                heaviest = Signal(width, name=f"{name}_heaviest")  # the greatest chosen weight
+                m.d.comb += heaviest.eq(
+                    _or_all([wants[k].replicate(width) & Cat(*st[k][1]) for k in range(nports)])
+                )
                 out = []
                 for k in range(nports):
-                    top = wants[k]
+                    top = wants[k] & ~fuller(heaviest, st[k][1])
                     utop = wants[k] & urg_of[k]
                     for j in range(nports):
                         if j != k:
-                            top = top & ~(wants[j] & fuller(st[j][1], st[k][1]))
                             utop = utop & ~(wants[j] & urg_of[j] & older(st[j][2], st[k][2]))
                     t = Signal(name=f"{name}_top{k}")
                     m.d.comb += t.eq(Mux(any_urg, utop, top))
@@ -865,10 +876,18 @@ class Router(wiring.Component):
                 of its VC."""
                 vsel = [Cat(*gnt[v]).any() for v in range(vcs)]
                 depth_i = len(occ[i][0])
-                th = [
-                    _or_all([gnt[v][p] & weight[i][v][p][j] for v in range(vcs) for p in range(nports)])
-                    for j in range(depth_i)
-                ]
+                th = Signal(depth_i, name=f"chosen_weight_{PORT_NAMES[i]}")
+                m.d.comb += th.eq(
+                    Cat(
+                        *[
+                            _or_all(
+                                [gnt[v][p] & weight[i][v][p][j] for v in range(vcs) for p in range(nports)]
+                            )
+                            for j in range(depth_i)
+                        ]
+                    )
+                )
+                th = list(th)
                 a = Signal(range(age_max + 1), name=f"chosen_age_{PORT_NAMES[i]}")
                 m.d.comb += a.eq(_or_all([age[i][v] & vsel[v].replicate(len(a)) for v in range(vcs)]))
                 return in_urgent[i], th, a
@@ -946,13 +965,14 @@ class Router(wiring.Component):
                 for p in range(nports):
                     wants_k = [Cat(*[in_k[i][v][p] for v in range(vcs)]).any() for i in range(nports)]
                     og_k.append(_rr_pick(m, wants_k, out_masks[p], f"out_arb{k}_{PORT_NAMES[p]}")[1])
-                chosen = [
-                    [
-                        [Mux(got[i], a, b) for a, b in zip(chosen[i][v], in_k[i][v], strict=True)]
-                        for v in range(vcs)
-                    ]
-                    for i in range(nports)
-                ]
+                nxt = [[[None] * nports for _ in range(vcs)] for _ in range(nports)]
+                for i in range(nports):
+                    for v in range(vcs):
+                        for p in range(nports):
+                            c = Signal(name=f"chosen{k}_{PORT_NAMES[i]}{v}_{PORT_NAMES[p]}")
+                            m.d.comb += c.eq(Mux(got[i], chosen[i][v][p], in_k[i][v][p]))
+                            nxt[i][v][p] = c
+                chosen = nxt
                 for p in range(nports):
                     final_og[p] = [final_og[p][i] | og_k[p][i] for i in range(nports)]
                 if k < self.ALLOC_ITERATIONS:
