@@ -19,7 +19,7 @@ def test_verilog_all_units_lint_clean(preset_name, tmp_path, capsys):
     assert out.count("lint clean") == len(UNITS)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # (2.3 minutes: the d1 router's Verilog and lint; in the long suite since 2026-12-07)
 def test_verilog_d1_router_lint_clean(tmp_path):
     assert main(["verilog", "-c", "d1", "--unit", "router", "--lint", "-o", str(tmp_path)]) == 0
     meta = json.loads((tmp_path / "router" / "meta.json").read_text())
