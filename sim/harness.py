@@ -74,7 +74,13 @@ VERILATOR_ARGS = (
     "0",
     "-O2",
 )
-VERILATOR_MAKE_FLAGS = ("CXX=c++", "LINK=c++", "CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O2")
+VERILATOR_MAKE_FLAGS = (
+    "CXX=c++",
+    "LINK=c++",
+    "CFG_CXXFLAGS_PCH_I=-include",
+    "OPT_FAST=-O2",
+    "OPT_GLOBAL=-O0",
+)
 
 
 def build_root() -> Path:
@@ -95,7 +101,10 @@ def tool_env() -> dict[str, str]:
         # design large enough for Verilator to split. Variables given in MAKEFLAGS act as
         # command-line overrides of the makefile's own.
         # OPT_FAST: the model's evaluation code is compiled with -O2, not verilated.mk's -Os (8-10%
-        # faster simulation of the 4x4 tester, no slower to build).
+        # faster simulation of the 4x4 tester, no slower to build). OPT_GLOBAL: Verilator's
+        # runtime library and cocotb's main, compiled again for every build, at -O0 rather than
+        # -Os: a third less compile time (15 -> 10 CPU seconds for the smallest design), which the
+        # suite's ~20 Verilator builds each pay; the model's own code stays at -O2.
         env["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), *VERILATOR_MAKE_FLAGS]).strip()
     except ImportError:  # pragma: no cover - the wheel is a dependency
         pass

@@ -9,7 +9,12 @@ from tatami.hw.units import UNITS
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset_name", ["tiny", "fpga-2x2"])
+@pytest.mark.parametrize(
+    # (every unit of ``tiny`` in the long suite since 2026-12-07, 2.4 minutes; its look-past NoC
+    # units, the architecture ``fpga-2x2`` does not have, below)
+    "preset_name",
+    ["fpga-2x2", pytest.param("tiny", marks=pytest.mark.long)],
+)
 def test_verilog_all_units_lint_clean(preset_name, tmp_path, capsys):
     assert main(["verilog", "-c", preset_name, "--unit", "all", "--lint", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -17,6 +22,16 @@ def test_verilog_all_units_lint_clean(preset_name, tmp_path, capsys):
         assert (tmp_path / name / f"tatami_{name}.v").exists()
         assert f"{name}" in out
     assert out.count("lint clean") == len(UNITS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["router", "mesh", "noc_tester"])
+def test_verilog_tiny_noc_units_lint_clean(name, tmp_path, capsys):
+    """``tiny``'s network units: the look-past router (``d1``'s), which ``fpga-2x2`` does not use."""
+    assert main(["verilog", "-c", "tiny", "--unit", name, "--lint", "-o", str(tmp_path)]) == 0
+    assert "lint clean" in capsys.readouterr().out
+    meta = json.loads((tmp_path / name / "meta.json").read_text())
+    assert meta["config"]["noc"]["buffers"] == "lookpast"
 
 
 @pytest.mark.long  # (2.3 minutes: the d1 router's Verilog and lint; in the long suite since 2026-12-07)

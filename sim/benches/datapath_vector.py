@@ -435,14 +435,20 @@ def _copy(mem):
 def design(cfg):
     from tatami.sim.harness import Design
 
-    return Design(f"vector_unit_{cfg.name.replace('-', '_')}", lambda: VectorUnit(cfg), config=cfg)
+    # (ports only: the benches and tests drive and read the unit's ports; Verilator's C++ is then
+    # a fraction of a full-visibility build's, and builds that much faster)
+    return Design(
+        f"vector_unit_{cfg.name.replace('-', '_')}", lambda: VectorUnit(cfg), config=cfg, internals=False
+    )
 
 
 def node_design(cfg):
     from tatami.hw.datapath.vector_node import VectorNode
     from tatami.sim.harness import Design
 
-    return Design(f"vector_node_{cfg.name.replace('-', '_')}", lambda: VectorNode(cfg), config=cfg)
+    return Design(
+        f"vector_node_{cfg.name.replace('-', '_')}", lambda: VectorNode(cfg), config=cfg, internals=False
+    )
 
 
 def default_kernels(cfg) -> list[list]:

@@ -15,8 +15,8 @@ from tatami.config import preset
 from tatami.hw.common import hier
 from tatami.hw.datapath.vector import VectorUnit, vector_latency, vector_passes
 from tatami.isa import VecFormat, VecOp
+from tatami.sim.benches.datapath_vector import design as unit_design
 from tatami.sim.cocotb_env import clock_and_reset, design_config, knob
-from tatami.sim.harness import Design
 from tatami.sim.numerics import RoundingMode
 from tb.datapath.vector_common import Codecs, Golden, compare, groups, make_ops, passes_of, stream_ops
 
@@ -109,8 +109,7 @@ async def sticky_flags_and_seed(dut):
 
 
 def design(config="fpga-2x2"):
-    cfg = preset(config)
-    return Design(f"vector_unit_{config.replace('-', '_')}", lambda: VectorUnit(cfg), config=cfg)
+    return unit_design(preset(config))  # (the bench's: one build for both)
 
 
 @pytest.mark.slow

@@ -15,13 +15,12 @@ import pytest
 
 from tatami.config import preset
 from tatami.hw.datapath.vector_core import VectorCore
-from tatami.hw.datapath.vector_node import VectorNode
 from tatami.hw.mem.ports import stored_lane_bits
 from tatami.isa import encode
+from tatami.sim.benches.datapath_vector import node_design
 from tatami.sim.cocotb_env import BackPressure, StreamSink, StreamSource, clock_and_reset, design_config, knob
 from tatami.sim.datapath.vector_core import Fault, VectorCoreModel
 from tatami.sim.datapath.vector_driver import VectorNodeDriver
-from tatami.sim.harness import Design
 from tatami.sim.mem.sram import SramModel
 from tatami.sim.numerics import RoundingMode
 
@@ -224,8 +223,7 @@ async def random_programs(dut):
 
 
 def design(config="fpga-2x2"):
-    cfg = preset(config)
-    return Design(f"vector_node_{config.replace('-', '_')}", lambda: VectorNode(cfg), config=cfg)
+    return node_design(preset(config))  # (the bench's: one build for both)
 
 
 @pytest.mark.slow

@@ -46,6 +46,7 @@ def design(accumulate, config="fpga-2x2"):
         lambda: Bf16Mac(cfg, accumulate),
         config=cfg,
         params={"accumulate": accumulate},
+        internals=False,
     )
 
 

@@ -59,6 +59,7 @@ def design(accumulate, config="fpga-2x2"):
         lambda: Cf8Mac(cfg, accumulate),
         config=cfg,
         params={"accumulate": accumulate},
+        internals=False,
     )
 
 

@@ -143,7 +143,7 @@ async def sticky_flags(dut):
 
 def design(config="d1"):
     cfg = preset(config)
-    return Design(f"fpu_convert_{config}", lambda: Convert(cfg), config=cfg)
+    return Design(f"fpu_convert_{config}", lambda: Convert(cfg), config=cfg, internals=False)
 
 
 def test_rejects_bad_seed():

@@ -43,7 +43,7 @@ async def sticky_flags(dut):
 
 def design(config="d1"):
     cfg = preset(config)
-    return Design(f"fpu_fp32_add_{config}", lambda: FP32Add(cfg), config=cfg)
+    return Design(f"fpu_fp32_add_{config}", lambda: FP32Add(cfg), config=cfg, internals=False)
 
 
 def test_rejects_bad_config():

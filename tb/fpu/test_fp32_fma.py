@@ -44,7 +44,7 @@ async def sticky_flags(dut):
 
 def design(config="d1"):
     cfg = preset(config)
-    return Design(f"fpu_fp32_fma_{config}", lambda: FP32FMA(cfg), config=cfg)
+    return Design(f"fpu_fp32_fma_{config}", lambda: FP32FMA(cfg), config=cfg, internals=False)
 
 
 def test_fp32_fma(cocotb_run, sim):

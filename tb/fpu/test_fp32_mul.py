@@ -41,7 +41,7 @@ async def sticky_flags(dut):
 
 def design(config="d1"):
     cfg = preset(config)
-    return Design(f"fpu_fp32_mul_{config}", lambda: FP32Mul(cfg), config=cfg)
+    return Design(f"fpu_fp32_mul_{config}", lambda: FP32Mul(cfg), config=cfg, internals=False)
 
 
 def test_fp32_mul(cocotb_run, sim):

@@ -310,7 +310,7 @@ CONFIGS = {
 def design(cfg):
     from tatami.sim.harness import Design
 
-    return Design("core_port_top", lambda: PortTop(cfg), cfg)
+    return Design("core_port_top", lambda: PortTop(cfg), cfg, internals=False)
 
 
 @pytest.mark.slow

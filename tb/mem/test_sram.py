@@ -300,7 +300,7 @@ def design(name):
     from tatami.sim.harness import Design
 
     cfg = config(name)
-    return Design(f"sram_{cfg.name.replace('-', '_')}", lambda: Sram(cfg), cfg, {})
+    return Design(f"sram_{cfg.name.replace('-', '_')}", lambda: Sram(cfg), cfg, {}, internals=False)
 
 
 def test_rejects_bad_parameters():

@@ -44,7 +44,11 @@ def test_2x2_uniform_random_with_back_pressure(stall, variant):
     assert result.scoreboard.delivered == len(packets) > 50
 
 
-@pytest.mark.parametrize("variant", ALL_VARIANTS)
+@pytest.mark.parametrize(
+    "variant",
+    # (the variants no preset uses: in the long suite, with the 2x2 and bad-packet tests here)
+    [*VARIANTS, *(pytest.param(v, marks=pytest.mark.long) for v in OTHER_VARIANTS)],
+)
 def test_3x3_tables_around_a_dead_node(variant):
     cfg = _cfg(3, 3, "table", variant, dead_nodes=((1, 1),), dead_links=(((0, 0), (1, 0)),))
     tables = compile_routes(cfg.mesh)
