@@ -150,8 +150,16 @@ class Design:
     params: dict = field(default_factory=dict)
     internals: bool = True
     hier_blocks: tuple[str, ...] = ()
+    #: (ports-only builds) more signals the testbench reads, as Verilator config patterns
+    #: ``(module, variable)``, e.g. ``("*.matrix", "wq_*")``: made public as well, the rest of the
+    #: design not.
+    public: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
+        if self.public and self.internals:
+            raise ValueError(
+                f"design {self.name}: public names signals for a ports-only build (internals=False)"
+            )
         if self.hier_blocks and self.internals:
             raise ValueError(
                 f"design {self.name}: hier_blocks need a ports-only build (internals=False); "
@@ -338,6 +346,7 @@ def run_cocotb(
     gen = generate(design)
     vtext = gen.verilog.read_bytes()
     vlt_text = f'`verilator_config\npublic_flat_rw -module "{gen.top}" -var "*"\n'
+    vlt_text += "".join(f'public_flat_rw -module "{mod}" -var "{var}"\n' for mod, var in design.public)
     hier_blocks = []
     if sim == "verilator" and design.hier_blocks:
         modules = re.findall(rb"^module\s+([A-Za-z_][\w$]*)\s*\(", vtext, re.M)

@@ -338,7 +338,13 @@ def design(cfg):
     from tatami.hw.datapath.gemm_node import GemmNode
     from tatami.sim.harness import Design
 
-    return Design(f"gemm_node_{cfg.name.replace('-', '_')}", lambda: GemmNode(cfg), cfg, {})
+    name = f"gemm_node_{cfg.name.replace('-', '_')}"
+    if os.environ.get("TATAMI_GEMM_TRACE"):  # (the trace reads the matrix unit's state: all visible)
+        return Design(name, lambda: GemmNode(cfg), cfg, {})
+    # Ports only, but for the matrix unit's write-queue registers (tb/datapath/test_matrix.py reads
+    # them): a much smaller Verilator build than with every signal visible.
+    queue = tuple(("*.matrix", f"{v}*") for v in ("wq_", "q_"))
+    return Design(name, lambda: GemmNode(cfg), cfg, {}, internals=False, public=queue)
 
 
 def run(presets=("fpga-2x2", "d1"), out: Path | None = None, shapes=None) -> dict:

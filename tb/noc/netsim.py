@@ -30,7 +30,8 @@ VARIANTS = {
     "fifo": {"buffers": "fifo", "router_stages": 2},
 }
 #: The other two combinations, which no preset uses: the look-past router with registered grants
-#: and the FIFO router with one stage. ``tb/noc/test_mesh.py`` runs its mesh tests on them too.
+#: and the FIFO router with one stage. The formal proofs cover them in the default suite, the mesh tests
+#: (``tb/noc/test_mesh.py``) in the long one.
 OTHER_VARIANTS = {
     "lookpast2": {"buffers": "lookpast", "router_stages": 2},
     "fifo1": {"buffers": "fifo", "router_stages": 1},

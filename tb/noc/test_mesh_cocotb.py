@@ -11,9 +11,13 @@ from .netsim import VARIANTS
 
 
 def mesh_design(cfg, **params):
-    # The bench drives and reads the mesh's ports only: a ports-only Verilator build is smaller.
+    # The bench drives and reads the mesh's ports only: a ports-only Verilator build is smaller, and
+    # with the router as a hierarchical block Verilator compiles it once, not once per instance
+    # (the 3x3 mesh: a 27 s build instead of 73 s).
     name = f"mesh_{cfg.mesh.width}x{cfg.mesh.height}"
-    return Design(name, lambda: unit("mesh").build(cfg), cfg, params, internals=False)
+    return Design(
+        name, lambda: unit("mesh").build(cfg), cfg, params, internals=False, hier_blocks=("tatami_router_",)
+    )
 
 
 @pytest.mark.parametrize("preset_name", ["tiny", "fpga-2x2"])  # look-past router, FIFO router
