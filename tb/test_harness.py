@@ -4,6 +4,10 @@ from any directory (cocotb's runner hands the simulator ``sys.path``, not our PY
 import subprocess
 import sys
 
+import pytest
+
+from tatami.sim.harness import Design
+
 SCRIPT = """
 import sys
 from tatami.hw.common.stream import SkidBuffer
@@ -36,3 +40,9 @@ def test_suite_stamps_lists_the_slowest_builds(tmp_path):
     assert rows == [
         {"design": "mesh_3x3", "simulator": "verilator", "build_seconds": 300.5, "worker_peak_rss_mb": 354}
     ]
+
+
+def test_public_signals_need_a_ports_only_build():
+    with pytest.raises(ValueError, match="ports-only"):
+        Design("x", lambda: None, public=(("*.matrix", "wq_*"),))
+    assert Design("x", lambda: None, internals=False, public=(("*.m", "a"),)).public == (("*.m", "a"),)
