@@ -86,6 +86,7 @@ def bench_units(cfg, units, *, ops=1000, freq_mhz=100.0, synth=True, log=print) 
             lambda name=name: fpu.build(name, cfg),
             config=cfg,
             params={"unit": name, "ops": ops},
+            internals=False,  # (the bench drives and reads ports only)
         )
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "figures.json"
@@ -217,6 +218,7 @@ def check_testfloat_files(
                 lambda unit=unit: fpu.build(unit, cfg),
                 config=cfg,
                 params={"unit": unit},
+                internals=False,  # (ports only, as the unit tests' builds of the same Verilog)
             )
             with tempfile.TemporaryDirectory() as tmp:
                 result = Path(tmp) / "testfloat.json"
