@@ -56,11 +56,19 @@ class Mesh(wiring.Component):
         verified tables).
     """
 
-    def __init__(self, cfg: TatamiConfig, *, expose_edges: bool = False, trim_edges: bool = False):
+    def __init__(
+        self,
+        cfg: TatamiConfig,
+        *,
+        expose_edges: bool = False,
+        trim_edges: bool = False,
+        _mutation: str | None = None,
+    ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"Mesh needs a TatamiConfig, not {cfg!r}")
         check_config(cfg)
         self.cfg = cfg
+        self._mutation = _mutation  # (tests: a deliberately broken router, see router.MUTATIONS)
         self.expose_edges = bool(expose_edges)
         self.trim_edges = bool(trim_edges)
         mesh = cfg.mesh
@@ -93,6 +101,7 @@ class Mesh(wiring.Component):
         cfg, mesh = self.cfg, self.cfg.mesh
         w, h = mesh.width, mesh.height
         routers = {}
+        mutation = {"_mutation": self._mutation} if self._mutation else {}
         for y in range(h):
             for x in range(w):
                 k = node_index(x, y, w)
@@ -101,9 +110,9 @@ class Mesh(wiring.Component):
                         d for d, ok in (("n", y > 0), ("e", x + 1 < w), ("s", y + 1 < h), ("w", x > 0)) if ok
                     )
                     inputs = "nesw" if self.expose_edges else linked
-                    r = hier.shared(Router, cfg, inputs=inputs, outputs=linked)
+                    r = hier.shared(Router, cfg, inputs=inputs, outputs=linked, **mutation)
                 else:
-                    r = hier.shared(Router, cfg)  # one Router module, instantiated W x H times
+                    r = hier.shared(Router, cfg, **mutation)  # one Router module, instantiated W x H times
                 m.submodules[f"router_{x}_{y}"] = r
                 routers[(x, y)] = r
                 m.d.comb += [r.x.eq(x), r.y.eq(y)]

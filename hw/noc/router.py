@@ -15,7 +15,11 @@ front), output-VC and credit check, separable input-first switch allocation (an 
 urgent front flits first (oldest first), then the longest virtual output queue (the flits of the
 request's VC that go to its output), then round robin;
 one-hot end to end, no index encode or decode), and switch traversal into the output register,
-which drives the next link. See docs/noc.md, "Router pipeline".
+which drives the next link. Packets of at most half a VC buffer (:meth:`Router.cut_through`) are
+switched by virtual cut-through: a head goes only with room downstream for its whole packet, and
+the (input, output) pair is then locked to the packet until its tail, so it leaves on consecutive
+cycles and may pass older packets at a link input; longer packets are switched as wormhole. See
+docs/noc.md, "Router pipeline".
 
 Variants (``NocConfig.buffers``, ``NocConfig.router_stages``): the above is ``"lookpast"`` with one
 router stage (with two, the local input is a FIFO). ``"fifo"`` keeps each link-input VC in a
@@ -222,6 +226,16 @@ class Router(wiring.Component):
             return max(noc.vc_depth, noc.max_packet_flits)
         return noc.vc_depth
 
+    @staticmethod
+    def cut_through(cfg: TatamiConfig) -> int:
+        """Look-past routers with one stage: packets of at most ``cut_through(cfg)`` flits (half a
+        link VC buffer, so that a VC holds two of them) are switched by virtual cut-through with a
+        lock (see the allocator); 0: none (other routers, or VCs of one flit)."""
+        noc = cfg.noc
+        if noc.buffers != "lookpast" or noc.router_stages != 1:
+            return 0
+        return noc.vc_depth // 2
+
     #: Look-past routers: iterations of the separable switch allocator (docs/noc.md, "Router
     #: pipeline"; a third raised 4x4 uniform saturation to 0.90 of ideal).
     ALLOC_ITERATIONS = 3
@@ -398,6 +412,21 @@ class Router(wiring.Component):
                 elif mut == "no_credit_check":
                     cred = Const(1)
                 m.d.comb += has_credit[p][v].eq(cred)
+
+        # Cut-through (look-past routers with one stage): a packet of at most half a VC buffer
+        # (``Router.cut_through``) is switched as a unit. Its head goes only when the output VC has
+        # room for the whole packet, and the (input, output) pair it took is then *locked* to it:
+        # while its next flit asks, nothing else may use that input or that output, so its flits
+        # leave on consecutive cycles and the output VC is held for exactly the packet's length. At a
+        # link input such a packet may also pass older ones for other outputs, whole. Longer packets
+        # are switched flit by flit (wormhole), as before. The lock is a priority, never a wait:
+        # when the locked VC has no flit to send, the input and the output are free for others.
+        vct = noc.buffers == "lookpast" and noc.router_stages == 1
+        cut_len = self.cut_through(cfg)
+
+        def is_cut(hdr, tail):
+            """A head flit starts a cut-through packet (a 1-flit packet is one)."""
+            return tail | (hdr.length < cut_len) if cut_len else tail
 
         drop_vecs = []  # per local VC: one-hot reason of a packet dropped this cycle
         misroute_hits = []
@@ -631,13 +660,23 @@ class Router(wiring.Component):
                         clean = [~lp.extra[j][1] & ~lp.extra[j][2] for j in range(qdepth)]
                         front_ok = ready
                     else:
-                        lp = _LookPastBuffer(m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr)
+                        w_cut = None
+                        if vct:
+                            # Each flit keeps its packet's cut-through bit (the head's, as for dir).
+                            w_cut, last_cut = Signal(name=f"w_cut_{nm}"), Signal(name=f"last_cut_{nm}")
+                            m.d.comb += w_cut.eq(Mux(head_in, is_cut(arriving, link.flit.tail), last_cut))
+                            with m.If(w_en & head_in):
+                                m.d.sync += last_cut.eq(w_cut)
+                        lp = _LookPastBuffer(
+                            m, nm, qdepth, fb, nports, w_en, w_data, w_dir, w_bad, w_csr, w_cut
+                        )
                         head, tail = lp.head[0], lp.tail[0]
                         front = Cat(lp.data[0], head, tail)
                         m.d.comb += ready.eq(lp.valid[0] if has_in[i] else Const(0))
                         m.d.comb += [misroute.eq(lp.bad[0]), drop_head.eq(head & lp.bad[0])]
                         m.d.comb += is_csr.eq(lp.csr[0])  # (a CSR head's route is local: never bad)
-                        single = [lp.head[j] & lp.tail[j] for j in range(qdepth)]
+                        # (may pass: with cut-through, whole cut-through packets; else 1-flit ones)
+                        single = [lp.extra[j][0] if vct else lp.head[j] & lp.tail[j] for j in range(qdepth)]
                         clean = [Const(1)] * qdepth
                         front_ok = Const(1)
                     # Per output, the oldest flit that goes there; it may go if it is the front flit,
@@ -660,10 +699,30 @@ class Router(wiring.Component):
                         pk = Signal(qdepth, name=f"pick_{nm}_{PORT_NAMES[p]}")
                         m.d.comb += pk.eq(Cat(*bits))
                         pick[i][v][p] = pk
-                        # Only entry 0 can be a head with body flits (look-past takes 1-flit packets).
-                        free = ~busy[p][v] | (~lp.head[0] & pk[0])
+                        # A head needs the output VC free; a body flit (its packet's head has left)
+                        # holds it.
+                        free = ~busy[p][v] | ~Cat(*[pk[j] & lp.head[j] for j in range(qdepth)]).any()
                         r = Signal(name=f"req_{nm}_{PORT_NAMES[p]}")
-                        m.d.comb += r.eq(pk.any() & has_credit[p][v] & free & ~blocked)
+                        if vct:
+                            # A cut-through head needs room for its whole packet downstream.
+                            short = Signal(name=f"short_{nm}_{PORT_NAMES[p]}")
+                            m.d.comb += short.eq(
+                                Cat(
+                                    *[
+                                        pk[j]
+                                        & lp.head[j]
+                                        & ~lp.tail[j]
+                                        & is_cut(data.View(Header, lp.data[j][:64]), Const(0))
+                                        & (credit[p][v] <= data.View(Header, lp.data[j][:64]).length)
+                                        for j in range(qdepth)
+                                    ]
+                                ).any()
+                            )
+                            if mut == "no_room":
+                                short = Const(0)
+                            m.d.comb += r.eq(pk.any() & has_credit[p][v] & free & ~blocked & ~short)
+                        else:
+                            m.d.comb += r.eq(pk.any() & has_credit[p][v] & free & ~blocked)
                         reqs[i][v][p] = r
                         nc = Signal(name=f"front_nc_{nm}_{PORT_NAMES[p]}")
                         m.d.comb += nc.eq(pk[0] & (~busy[p][v] | ~lp.head[0]) & ~blocked)
@@ -749,6 +808,37 @@ class Router(wiring.Component):
                 hdr = data.View(Header, csr_hdr[i][v][:64])
                 csr_domain += [csr_we.eq(1), csr_addr.eq(hdr.addr), csr_value.eq(csr_hdr[i][v][64:96])]
 
+        # ----- cut-through locks ------------------------------------------------------------------
+        # lock[p][i][v]: output p is sending a cut-through packet from input i's VC v (head sent,
+        # tail not yet). While that VC asks for p, its request is the only one at input i and at
+        # output p.
+        lock = [[[None] * vcs for _ in range(nports)] for _ in range(nports)]
+        if vct:
+            lock = [
+                [
+                    [Signal(name=f"lock_{PORT_NAMES[p]}_{PORT_NAMES[i]}{v}") for v in range(vcs)]
+                    for i in range(nports)
+                ]
+                for p in range(nports)
+            ]
+            held = [
+                [[lock[p][i][v] & reqs[i][v][p] for p in range(nports)] for v in range(vcs)]
+                for i in range(nports)
+            ]
+            out_held = [
+                Cat(*[held[i][v][p] for i in range(nports) for v in range(vcs)]).any() for p in range(nports)
+            ]
+            in_held = [
+                Cat(*[held[i][v][p] for p in range(nports) for v in range(vcs)]).any() for i in range(nports)
+            ]
+            locked_reqs = [[[None] * nports for _ in range(vcs)] for _ in range(nports)]
+            for i in range(nports):
+                for v in range(vcs):
+                    for p in range(nports):
+                        r = Signal(name=f"lreq_{PORT_NAMES[i]}{v}_{PORT_NAMES[p]}")
+                        m.d.comb += r.eq(held[i][v][p] | (reqs[i][v][p] & ~out_held[p] & ~in_held[i]))
+                        locked_reqs[i][v][p] = r
+            reqs = locked_reqs
         # ----- separable switch allocation, one-hot throughout ---------------------------------
         # Input first: per input a round-robin arbiter over its (VC, output) requests; then per
         # output a round-robin arbiter over the inputs that chose it. Priorities advance only on a
@@ -1117,6 +1207,13 @@ class Router(wiring.Component):
                     m.d.sync += credit[p][v].eq(credit[p][v] + 1)
                     if credit_reg[p][v] is not None:
                         m.d.sync += credit_reg[p][v].eq(1)
+                if vct:
+                    cut_head = flit_head & ~flit_tail & is_cut(data.View(Header, flit[:64]), Const(0))
+                    for i in range(nports):
+                        with m.If(win[i][v][p] & cut_head & (mut != "no_lock")):
+                            m.d.sync += lock[p][i][v].eq(1)
+                        with m.Elif(win[i][v][p] & flit_tail):
+                            m.d.sync += lock[p][i][v].eq(0)
                 with m.If(send[v] & flit_head & ~flit_tail):
                     m.d.sync += busy[p][v].eq(1)
                 with m.Elif(send[v] & flit_tail):
@@ -1306,7 +1403,7 @@ class Router(wiring.Component):
 
 
 #: Deliberate bugs for showing that the formal proofs can fail (tb/noc/test_formal*.py).
-MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check", "no_urgency")
+MUTATIONS = ("no_credit_check", "fixed_priority", "no_edge_check", "no_urgency", "no_lock", "no_room")
 
 
 def _registered(m, value, name):

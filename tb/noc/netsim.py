@@ -48,6 +48,8 @@ class RunResult:
     drop_flags: dict = field(default_factory=dict)  # node -> int
     misroutes: dict = field(default_factory=dict)  # node -> int
     max_link_flits: int = 0
+    # (flits, cycles from the head to the tail on the ejection link) per packet
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 def run_mesh(
@@ -59,6 +61,7 @@ def run_mesh(
     seed: int = 0,
     max_cycles: int = 20000,
     drain: int = 200,
+    mutation: str | None = None,
 ) -> RunResult:
     """Inject ``packets`` (each at its ``cycle`` or later, per node in list order), run until every
     admitted packet is out (or ``max_cycles``), and score the ejections against the golden model."""
@@ -68,7 +71,7 @@ def run_mesh(
     nodes = mesh_cfg.nodes
     vcs, depth = cfg.noc.vcs, cfg.noc.vc_depth
     with hier.flat():
-        dut = Mesh(cfg)
+        dut = Mesh(cfg, _mutation=mutation)
         sim = Simulator(dut)
     sim.add_clock(1e-8)
     rng = random.Random(seed)
@@ -93,6 +96,7 @@ def run_mesh(
         credits = [[depth] * vcs for _ in range(nodes)]
         sending = [None] * nodes  # (packet, flits left, vc)
         rx = [dict() for _ in range(nodes)]  # vc -> flits so far
+        rx_head = [dict() for _ in range(nodes)]  # vc -> the cycle its head flit came out
         sink_pending = [deque() for _ in range(nodes)]  # vcs of flits held by the sink
         expected = model.admitted
         done = 0
@@ -109,10 +113,12 @@ def run_mesh(
                     flits = rx[k].setdefault(v, [])
                     if ctx.get(ej.flit.head):
                         assert not flits, f"node {k}: head flit inside a packet on VC {v}"
+                        rx_head[k][v] = cycle
                     flits.append(ctx.get(ej.flit.data))
                     sink_pending[k].append(v)
                     if ctx.get(ej.flit.tail):
                         pkt = rx[k].pop(v)
+                        result.spans.append((len(pkt), cycle - rx_head[k].pop(v)))
                         sb.eject(node_xy(k, mesh_cfg.width), pkt, cycle)
                         done += 1
                         hdr_cycle = _stamp(pkt)

@@ -66,6 +66,37 @@ def test_3x3_tables_around_a_dead_node(variant):
     assert not any(result.drops[k] != [0] * len(DropReason) for k in result.drops)
 
 
+def _cut_cfg():
+    """2x2, 4-flit VCs: packets of up to 2 flits are cut-through (``Router.cut_through``)."""
+    return _cfg(2, 2).replace(**{"noc.vc_depth": 4})
+
+
+def _cut_run(stall, mutation=None):
+    cfg = _cut_cfg()
+    packets = generate(cfg, "uniform", 0.9, 50, packet_flits=2, seed=5, classes="both")
+    return packets, run_mesh(cfg, packets, sink_stall=stall, seed=3, mutation=mutation)
+
+
+def test_cut_through_packets_leave_whole():
+    """A cut-through packet leaves each router on consecutive cycles, so it reaches its node whole
+    (head to tail in ``flits - 1`` cycles), whatever the load and the sink's stalls: its head went
+    only with room for all of it, and its (input, output) pair was locked to it."""
+    assert Router.cut_through(_cut_cfg()) == 2
+    packets, result = _cut_run(0.5)
+    _assert_clean(result)
+    assert result.scoreboard.delivered == len(packets) > 50
+    assert all(span == flits - 1 for flits, span in result.spans), result.spans
+
+
+@pytest.mark.parametrize(("mutation", "stall"), [("no_lock", 0.0), ("no_room", 0.5)])
+def test_cut_through_needs_the_lock_and_the_room(mutation, stall):
+    """Without the lock (flits of different packets interleave on an output) or without the room
+    check (a packet waits for credits half-way), packets reach their nodes in pieces."""
+    _, result = _cut_run(stall, mutation)
+    _assert_clean(result)
+    assert any(span > flits - 1 for flits, span in result.spans)
+
+
 def _pkt(src, dst, kind=PacketKind.WRITE, mclass=MsgClass.REQUEST, body=(), length=None, cycle=0):
     header = {
         "dst_x": dst[0],
