@@ -82,6 +82,7 @@ def sweep(commands, args) -> int:
     from tatami.hw.noc.tester_regs import Pattern
     from tatami.sim.noc.sweep import (
         SweepPlan,
+        delivery_report,
         ideal_throughput,
         plot,
         random_dead_nodes,
@@ -130,13 +131,15 @@ def sweep(commands, args) -> int:
         f"zero-load latency {result.zero_load:.2f} cycles = {result.fit_a:.2f} + {result.fit_b:.2f} * D; "
         f"saturation {result.saturation} flits/node/cycle ({(result.saturation or 0) / ideal:.0%} of ideal)"
     )
+    faulty, text = delivery_report(result.points)
+    print(text)
     print(f"wrote {args.out}")
     if args.plot:
         plot(result, args.plot)
         print(f"wrote {args.plot}")
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=1))
-    return 0
+    return 1 if faulty else 0
 
 
 def bench(commands, args) -> int:

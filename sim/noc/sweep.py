@@ -600,6 +600,40 @@ def ideal_throughput(mesh: MeshConfig, pattern: str, hotspot: int = 0) -> float:
     return 1 / max(load.values())
 
 
+def delivery(points: list) -> dict:
+    """Counters summed over a sweep's points (dicts or :class:`SweepPoint`), and ``all_delivered``:
+    every packet sent arrived intact, once and in order (or was dropped and counted)."""
+    points = [p if isinstance(p, dict) else asdict(p) for p in points]
+    keys = ("sent", "received", "duplicated", "corrupted", "misordered", "holes", "drops", "overflow")
+    tot = {k: sum(p["counters"].get(k, 0) for p in points) for k in keys}
+    tot["max_stall"] = max((p["counters"].get("max_stall", 0) for p in points), default=0)
+    tot["all_delivered"] = tot["received"] - tot["duplicated"] + tot["drops"] == tot["sent"] and not any(
+        tot[k] for k in ("duplicated", "corrupted", "misordered", "holes")
+    )
+    return tot
+
+
+def delivery_report(points: list) -> tuple[bool, str]:
+    """(faulty, one line for people) over a sweep's points: every packet delivered; or some still in
+    flight when a point's flush limit ran out (far above saturation: not a fault); or a fault
+    (a corrupted, duplicated, misordered or lost packet)."""
+    points = [p if isinstance(p, dict) else asdict(p) for p in points]
+    d = delivery(points)
+    faults = {k: d[k] for k in ("duplicated", "corrupted", "misordered", "holes") if d[k]}
+    undrained = [p["offered"] for p in points if p["counters"].get("status", 0) & Status.FLUSH_TIMEOUT]
+    if d["all_delivered"]:
+        return False, f"delivered: all {d['sent']} packets intact, once and in order"
+    if not faults and undrained:
+        return False, (
+            f"delivered: {d['received']} of {d['sent']} packets intact, once and in order; the rest "
+            f"were still in flight when the flush limit ran out, at loads {undrained} "
+            "(a longer --measure gives a longer drain and flush)"
+        )
+    if not faults:
+        faults = {"lost": d["sent"] - d["received"] + d["duplicated"] - d["drops"]}
+    return True, f"DELIVERY FAULT: sent {d['sent']}, received {d['received']}, drops {d['drops']}; {faults}"
+
+
 # ----- the standard benchmark (tatami bench noc) -------------------------------------------------
 
 #: (case, mesh size, pattern, dead nodes): the standard set, 2 VCs x 8 flits, 1-flit packets.
@@ -616,16 +650,6 @@ BENCH_CASES = (
 )
 GENERATION_SIZES = (2, 4, 8, 16)
 BENCH_SEED = 1
-
-
-def _delivery(points: list) -> dict:
-    keys = ("sent", "received", "duplicated", "corrupted", "misordered", "holes", "drops", "overflow")
-    tot = {k: sum(p["counters"].get(k, 0) for p in points) for k in keys}
-    tot["max_stall"] = max((p["counters"].get("max_stall", 0) for p in points), default=0)
-    tot["all_delivered"] = tot["received"] - tot["duplicated"] + tot["drops"] == tot["sent"] and not any(
-        tot[k] for k in ("duplicated", "corrupted", "misordered", "holes")
-    )
-    return tot
 
 
 def generation_cost(sizes=GENERATION_SIZES) -> list[dict]:
@@ -704,7 +728,7 @@ def run_bench(out_dir: Path, *, full: bool = False, docs: Path | None = None, on
             "fit_b": round(r.fit_b, 3),
             "latency_at_half_saturation": _latency_at(r.points, (r.saturation or 0) / 2),
             "peak_accepted": round(max(p["accepted"] for p in r.points), 4),
-            "delivery": _delivery(r.points),
+            "delivery": delivery(r.points),
             "sim_cycles": r.sim_cycles,
             "wall_seconds": r.wall_seconds,
             "sim_seconds": r.sim_seconds,

@@ -18,6 +18,7 @@ from tatami.hw.noc.tester_regs import (
     Counter,
     Pattern,
     Reg,
+    Status,
     check_geometry,
     dist_addr,
     max_distance,
@@ -31,6 +32,7 @@ from tatami.sim.noc.sweep import (
     SweepResult,
     booksim_curve,
     booksim_summary,
+    delivery_report,
     fit_line,
     ideal_throughput,
     plot,
@@ -141,6 +143,29 @@ def test_plot_puts_booksim_on_the_same_axes(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
+def _point(offered, sent, received, status=Status.DONE, **faults):
+    counters = {"sent": sent, "received": received, "status": int(status), **faults}
+    return {"offered": offered, "counters": counters}
+
+
+def test_delivery_report_tells_in_flight_from_lost():
+    """All delivered; packets still in flight when a flush ran out (not a fault); lost, misordered
+    or duplicated packets (faults)."""
+    ok = [_point(0.1, 50, 50), _point(0.2, 90, 90)]
+    assert delivery_report(ok) == (False, "delivered: all 140 packets intact, once and in order")
+    flushing = [*ok, _point(0.4, 100, 93, Status.DONE | Status.DRAIN_TIMEOUT | Status.FLUSH_TIMEOUT)]
+    faulty, text = delivery_report(flushing)
+    assert not faulty and "233 of 240" in text and "[0.4]" in text
+    for bad in (
+        _point(0.3, 10, 9),  # lost, nothing in flight
+        _point(0.3, 10, 10, misordered=1),
+        _point(0.3, 10, 11, duplicated=1),
+        _point(0.3, 10, 9, Status.DONE | Status.FLUSH_TIMEOUT, holes=1),
+    ):
+        faulty, text = delivery_report([*ok, bad])
+        assert faulty and text.startswith("DELIVERY FAULT"), text
+
+
 def test_cli_rejects_bad_sweeps(capsys, tmp_path):
     assert main(["noc", "sweep", "--mesh", "4by4", "--out", str(tmp_path / "x.csv")]) == 2
     assert "WxH" in capsys.readouterr().err
@@ -154,14 +179,26 @@ def test_cli_rejects_bad_sweeps(capsys, tmp_path):
 
 @pytest.mark.long  # builds the tester top on Verilator: minutes on 2 cores
 def test_sweep_command_end_to_end(tmp_path, capsys):
-    """``tatami noc sweep`` on a 3x3 mesh with a dead node: CSV and plot written, latency grows
-    with load, zero-load fit has one hop per 2 cycles or less."""
+    """``tatami noc sweep`` on a 3x3 mesh with a dead node, 2-flit packets in 4-flit VCs (so
+    cut-through): CSV and plot written, every packet delivered, latency grows with load."""
     out, png = tmp_path / "s.csv", tmp_path / "s.png"
     argv = ["noc", "sweep", "--mesh", "3x3", "--buf", "4", "--dead", "1", "--rates", "0.1,0.3"]
-    argv += ["--warmup", "100", "--measure", "400", "--out", str(out), "--plot", str(png)]
+    argv += [
+        "--packet-flits",
+        "2",
+        "--warmup",
+        "100",
+        "--measure",
+        "400",
+        "--out",
+        str(out),
+        "--plot",
+        str(png),
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "zero-load latency" in text
+    assert "delivered: all" in text
     rows = list(csv.DictReader(out.open()))
     assert [float(r["offered"]) for r in rows] == [0.01, 0.1, 0.3]
     assert all(r["stable"] == "True" for r in rows)
