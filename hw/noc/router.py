@@ -680,7 +680,8 @@ class Router(wiring.Component):
                         clean = [Const(1)] * qdepth
                         front_ok = Const(1)
                     # Per output, the oldest flit that goes there; it may go if it is the front flit,
-                    # or a 1-flit packet behind 1-flit packets only (never inside a wormhole packet).
+                    # or a 1-flit packet behind 1-flit packets only (with cut-through: a flit of a
+                    # cut-through packet behind cut-through packets only; never inside a wormhole packet).
                     # Flits of one flow share the route, so the flow keeps its order. While the front
                     # flit leaves without the switch (dropped, eaten, or a CSR write), nothing else
                     # may leave this VC.
@@ -705,6 +706,7 @@ class Router(wiring.Component):
                         r = Signal(name=f"req_{nm}_{PORT_NAMES[p]}")
                         if vct:
                             # A cut-through head needs room for its whole packet downstream.
+                            hdrs = [data.View(Header, lp.data[j][:64]) for j in range(qdepth)]
                             short = Signal(name=f"short_{nm}_{PORT_NAMES[p]}")
                             m.d.comb += short.eq(
                                 Cat(
@@ -712,8 +714,8 @@ class Router(wiring.Component):
                                         pk[j]
                                         & lp.head[j]
                                         & ~lp.tail[j]
-                                        & is_cut(data.View(Header, lp.data[j][:64]), Const(0))
-                                        & (credit[p][v] <= data.View(Header, lp.data[j][:64]).length)
+                                        & is_cut(hdrs[j], Const(0))
+                                        & (credit[p][v] <= hdrs[j].length)
                                         for j in range(qdepth)
                                     ]
                                 ).any()
