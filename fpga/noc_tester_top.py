@@ -77,6 +77,7 @@ class NocTesterTop(wiring.Component):
             node_copies=True,
             gen_out_stages=2,
             gen_bypass=False,
+            gen_class_queues=False,
             chk_in_stages=1,
             phase_stages=2,
             write_stage=True,

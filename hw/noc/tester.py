@@ -141,6 +141,9 @@ class NocTester(wiring.Component):
         measurement window are delayed a cycle more to match, so the measured packets' figures
         and the window's flits are the same while no source queue fills (DRAIN, which ends on
         the last measured packet, lasts a cycle longer, and may create unmeasured packets).
+    gen_class_queues : bool
+        The generators' ``class_queues``: ``True``, a source queue per message class; ``False``
+        (the FPGA top), one queue in creation order.
     chk_in_stages : int
         Registers in front of each checker (0 or 1, :class:`~tatami.hw.noc.checker.TrafficChecker`
         ``in_stages``); the checkers' clock and the run control's snapshot follow, so the
@@ -183,6 +186,7 @@ class NocTester(wiring.Component):
         node_copies: bool = False,
         gen_out_stages: int = 1,
         gen_bypass: bool = True,
+        gen_class_queues: bool = True,
         chk_in_stages: int = 0,
         phase_stages: int = 1,
         write_stage: bool = False,
@@ -202,6 +206,7 @@ class NocTester(wiring.Component):
             raise ValueError(f"gen_out_stages must be 1 or 2, not {gen_out_stages!r}")
         self.gen_out_stages = gen_out_stages
         self.gen_bypass = bool(gen_bypass)
+        self.gen_class_queues = bool(gen_class_queues)
         if chk_in_stages not in (0, 1):
             raise ValueError(f"chk_in_stages must be 0 or 1, not {chk_in_stages!r}")
         self.chk_in_stages = chk_in_stages
@@ -436,6 +441,7 @@ class NocTester(wiring.Component):
                 queue_depth=self.queue_depth,
                 out_stages=self.gen_out_stages,
                 bypass=self.gen_bypass,
+                class_queues=self.gen_class_queues,
                 send_clear=self.phase_stages == 2,
             )
             c = hier.shared(TrafficChecker, cfg, in_stages=self.chk_in_stages)

@@ -9,9 +9,11 @@ used. A destination that is dead (or, for transpose on a non-square mesh, outsid
 creates nothing. The same choices are made by
 :class:`tatami.sim.noc.generator_model.GeneratorModel`, so a run's packet set is predictable.
 
-Created packets wait in a source queue (``queue_depth`` entries; a packet created while it is full is
-counted in ``overflow`` and not created), so latency counts from creation (BookSim's
-``include_queuing``). When the queue is empty a packet is sent in its creation cycle (a cycle later
+Created packets wait in a source queue per message class (``queue_depth`` entries each; a packet
+created while its queue is full is counted in ``overflow`` and not created), so latency counts from
+creation (BookSim's ``include_queuing``); the sender takes the oldest front whose VC has a credit
+(``class_queues=False``: one queue in creation order). When its queue is empty a packet is sent in its
+creation cycle (a cycle later
 with ``bypass=False``, the FPGA tester's): decided then, on the link (from registers) the next
 cycle, cycles the tester leaves out of latencies. Packets carry
 a per-flow (destination, class) sequence number and the creation cycle in the immediate
@@ -147,6 +149,12 @@ class TrafficGenerator(wiring.Component):
         next to the sender while ``clear``'s register drives the counters' and the sequence
         table's clears (an FPGA build: one register for both sat far from one or the other). The
         two must be equal in every cycle.
+    class_queues : bool
+        ``True``: a source queue per message class, each ``queue_depth`` entries; the sender takes
+        the oldest front entry whose VC has a credit, so a packet waits only behind older packets
+        of its own class (BookSim's source queues are per class too; a node's network interface
+        must not hold a response behind a request anyway). ``False`` (the FPGA tester's): one
+        queue, in creation order, whose front waits for its VC's credit.
 
     Attributes
     ----------
@@ -197,6 +205,7 @@ class TrafficGenerator(wiring.Component):
         out_stages: int = 1,
         bypass: bool = True,
         send_clear: bool = False,
+        class_queues: bool = True,
     ):
         if not isinstance(cfg, TatamiConfig):
             raise TypeError(f"TrafficGenerator needs a TatamiConfig, not {cfg!r}")
@@ -209,6 +218,7 @@ class TrafficGenerator(wiring.Component):
         self.cfg, self.queue_depth, self.out_stages = cfg, queue_depth, out_stages
         self.bypass = bool(bypass)
         self._send_clear = bool(send_clear)
+        self.class_queues = bool(class_queues)
         noc = cfg.noc
         members = {
             "x": In(COORD_BITS),
@@ -241,7 +251,8 @@ class TrafficGenerator(wiring.Component):
 
     def __repr__(self):  # a deterministic name for hier.shared
         args = [self.cfg.digest(), self.queue_depth, self.out_stages, self.bypass]
-        return f"TrafficGenerator({', '.join(map(str, args))}{', send_clear' if self._send_clear else ''})"
+        args += ["send_clear"] * self._send_clear + ["one_queue"] * (not self.class_queues)
+        return f"TrafficGenerator({', '.join(map(str, args))})"
 
     def elaborate(self, platform):
         m = Module()
@@ -363,16 +374,27 @@ class TrafficGenerator(wiring.Component):
             new_entry.mark.eq(self.mark),
         ]
 
-        # ----- source queue with bypass ----------------------------------------------------------
-        # (Its front entry in registers: the send decision below starts at flip-flops, not at a
-        # LUT-RAM read.)
-        m.submodules.queue = q = HeadRegisterFIFO(width=entry_layout.size, depth=self.queue_depth)
+        # ----- source queues with bypass ----------------------------------------------------------
+        # One queue, or one per message class (``class_queues``), each with its front entry in
+        # registers (the send decision below starts at flip-flops, not at a LUT-RAM read). A
+        # queue's candidate is its front entry, or with ``bypass`` the packet created this cycle
+        # if the queue is empty and the packet is its class's.
+        nq = 2 if self.class_queues else 1
+        queues, cand_have, cand = [], [], []
+        for c in range(nq):
+            q = HeadRegisterFIFO(width=entry_layout.size, depth=self.queue_depth)
+            m.submodules["queue" if nq == 1 else f"queue{c}"] = q
+            mine = new_pkt if nq == 1 else new_pkt & (new_entry.mclass == c)
+            c_have, c_entry = Signal(name=f"have{c}"), Signal(entry_layout, name=f"entry{c}")
+            if self.bypass:
+                m.d.comb += [c_have.eq(q.r_rdy | mine), c_entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
+            else:
+                m.d.comb += [c_have.eq(q.r_rdy), c_entry.eq(q.r_data)]
+            queues.append((q, mine))
+            cand_have.append(c_have)
+            cand.append(c_entry)
         have = Signal()
         entry = Signal(entry_layout)
-        if self.bypass:
-            m.d.comb += [have.eq(q.r_rdy | new_pkt), entry.eq(Mux(q.r_rdy, q.r_data, new_entry))]
-        else:
-            m.d.comb += [have.eq(q.r_rdy), entry.eq(q.r_data)]
 
         # ----- per-flow sequence numbers -----------------------------------------------------------
         flows = 2 * w * h
@@ -403,11 +425,13 @@ class TrafficGenerator(wiring.Component):
         with m.If(self.fault_arm):
             m.d.sync += pending.eq(self.fault)
 
+        def vc_of(e):
+            if per_class == 1:
+                return e.mclass
+            return e.mclass * per_class + (e.dst_x + e.dst_y) % per_class
+
         entry_vc = Signal(range(max(vcs, 2)))
-        if per_class == 1:
-            m.d.comb += entry_vc.eq(entry.mclass)
-        else:
-            m.d.comb += entry_vc.eq(entry.mclass * per_class + (entry.dst_x + entry.dst_y) % per_class)
+        m.d.comb += entry_vc.eq(vc_of(entry))
 
         # The fault the next packet sent gets: ``pending`` unless the queue head is being sent again
         # (``second``). It is on the send decision's path (a dropped packet needs no credit), so it
@@ -425,7 +449,31 @@ class TrafficGenerator(wiring.Component):
 
         start = Signal()
         hold = self.send_clear if self._send_clear else self.clear
-        m.d.comb += start.eq(have & ~busy & ~hold & (credit_ok.bit_select(entry_vc, 1) | dropping))
+        sel = Signal()  # the queue a start takes its entry from
+        if nq == 1:
+            m.d.comb += [have.eq(cand_have[0]), entry.eq(cand[0])]
+            m.d.comb += start.eq(have & ~busy & ~hold & (credit_ok.bit_select(entry_vc, 1) | dropping))
+        else:
+            # The oldest candidate whose VC has a credit: a packet waits only behind older packets
+            # of its own class. While a queue's front is due to be sent again (``second``), only
+            # that queue may start.
+            last_q = Signal()  # the queue of the last start
+            ready = [Signal(name=f"ready{c}") for c in range(nq)]
+            for c in range(nq):
+                others_due = (second != FaultKind.NONE) & (last_q != c)
+                m.d.comb += ready[c].eq(
+                    cand_have[c] & ~others_due & (credit_ok.bit_select(vc_of(cand[c]), 1) | dropping)
+                )
+            older1 = Signal()  # candidate 1 was created before candidate 0 (stamps within 2**31)
+            m.d.comb += older1.eq((cand[1].stamp - cand[0].stamp)[31])
+            m.d.comb += [
+                sel.eq(Mux(ready[0] & ready[1], older1, ready[1])),
+                have.eq(ready[0] | ready[1]),
+                entry.eq(Mux(sel, cand[1], cand[0])),
+                start.eq(have & ~busy & ~hold),
+            ]
+            with m.If(start):
+                m.d.sync += last_q.eq(sel)
         pop = Signal()
         m.d.comb += pop.eq(start & (first_fault != FaultKind.DUPLICATE) & (first_fault != FaultKind.REORDER))
         free = Mux(start, first_fault == FaultKind.NONE, second == FaultKind.NONE)  # (next: no resend)
@@ -547,13 +595,16 @@ class TrafficGenerator(wiring.Component):
             with m.If(last):
                 m.d.sync += busy.eq(0)
 
-        m.d.comb += q.r_en.eq(pop & q.r_rdy)
-        bypassed = Signal()
-        if self.bypass:
-            m.d.comb += bypassed.eq(pop & ~q.r_rdy)
-        m.d.comb += [q.w_data.eq(new_entry), q.w_en.eq(new_pkt & ~bypassed)]
+        accepted = Signal()  # the packet created now is sent or queued (else: an overflow)
+        for c, (q, mine) in enumerate(queues):
+            take = pop if nq == 1 else pop & (sel == c)
+            m.d.comb += q.r_en.eq(take & q.r_rdy)
+            c_bypassed = take & ~q.r_rdy if self.bypass else Const(0)
+            m.d.comb += [q.w_data.eq(new_entry), q.w_en.eq(mine & ~c_bypassed)]
+            with m.If(mine):
+                m.d.comb += accepted.eq(c_bypassed | q.w_rdy)
         with m.If(new_pkt):
-            with m.If(bypassed | q.w_rdy):
+            with m.If(accepted):
                 m.d.sync += self.created.eq(self.created + 1)
                 with m.If(self.mark):
                     m.d.sync += self.measured_created.eq(self.measured_created + 1)
@@ -570,7 +621,9 @@ class TrafficGenerator(wiring.Component):
         with m.If(tx.valid):
             m.d.sync += self.flits_sent.eq(self.flits_sent + 1)
 
-        m.d.comb += self.idle.eq(~q.r_rdy & ~busy & (second == FaultKind.NONE))
+        m.d.comb += self.idle.eq(
+            ~Cat(*(q.r_rdy for q, _ in queues)).any() & ~busy & (second == FaultKind.NONE)
+        )
 
         with m.If(self.clear):
             m.d.sync += [

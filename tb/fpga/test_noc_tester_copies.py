@@ -75,11 +75,11 @@ def _measure(cfg, plan_seed=5, **options):
 
 
 @pytest.mark.parametrize(
-    ("read_latency", "gen_out_stages", "phase_stages", "gen_bypass", "chk_in_stages"),
-    [(2, 1, 1, True, 0), (3, 2, 2, True, 0), (4, 2, 2, False, 1)],
+    ("read_latency", "gen_out_stages", "phase_stages", "gen_bypass", "chk_in_stages", "gen_class_queues"),
+    [(2, 1, 1, True, 0, True), (3, 2, 2, True, 0, True), (4, 2, 2, False, 1, False)],
 )
 def test_node_copies_and_read_pipeline_change_nothing(
-    read_latency, gen_out_stages, phase_stages, gen_bypass, chk_in_stages
+    read_latency, gen_out_stages, phase_stages, gen_bypass, chk_in_stages, gen_class_queues
 ):
     cfg = _board_cfg()
     # The generators' second output register lengthens the local input's credit loop, the
@@ -91,6 +91,7 @@ def test_node_copies_and_read_pipeline_change_nothing(
         "phase_stages": phase_stages,
         "gen_bypass": gen_bypass,
         "chk_in_stages": chk_in_stages,
+        "gen_class_queues": gen_class_queues,
     }
     plain = _measure(cfg, **stages)
     t = plain["totals"]
@@ -122,7 +123,7 @@ def test_queued_packets_and_checker_registers_measure_the_same():
     measured packet is counted, lasts a cycle longer for each, and packets created in those cycles
     (unmeasured) add to the totals."""
     cfg = _board_cfg()
-    stages = {"gen_out_stages": 2, "phase_stages": 2}
+    stages = {"gen_out_stages": 2, "phase_stages": 2, "gen_class_queues": False}
     # (seed 6 put a flit at the window's edge with the look-past router, on which this test ran
     # until 2026-12-07: the window must follow the flits)
     direct = _measure(cfg, plan_seed=6, **stages)

@@ -12,7 +12,7 @@ flits) with VCs interleaved, and its counters must equal the checker model's.
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import defaultdict, deque
 
 import cocotb
 import pytest
@@ -157,14 +157,18 @@ async def generator_matches_model(dut):
         vcs, depth = cfg.noc.vcs, cfg.noc.vc_depth
         held = [deque() for _ in range(vcs)]  # flits in the "router", per VC
         open_pkt = {}
-        expected, got = deque(), 0
-        in_flight = [0] * vcs
+        # The model's packets not sent yet, per message class: each class leaves in creation order;
+        # a packet may go before an older one of the other class only if that one's VC had no
+        # credit when the sender decided (the cycle before its head is on the link).
+        pending = defaultdict(deque)
+        free_before = [depth] * vcs  # the sender's credits in the last cycle, per VC
+        got, overtakes = 0, 0
         t = 0
         # Creation stops 150 cycles before the end; the run then goes on until every created packet
         # is out (up to DRAIN_LIMIT more cycles): credits come back at random, and near saturation
         # (3-flit requests at 0.5, on two VCs) the source queue took more than 150 cycles to empty
         # about one run in 2000.
-        while t < cycles or (expected and t < cycles + DRAIN_LIMIT):
+        while t < cycles or (any(pending.values()) and t < cycles + DRAIN_LIMIT):
             creating = t < create_for
             dut.gen__create.value = int(creating)
             dut.gen__now.value = t
@@ -177,45 +181,65 @@ async def generator_matches_model(dut):
                     held[v].popleft()
                     back |= 1 << v
             dut.gen__link__credit.value = back
-            if creating:
-                p = model.step(t, bool(mark))
-                if p is not None:
-                    expected.append(p)
+            made = model.step(t, bool(mark)) if creating else None
             await ReadOnly()
             if int(dut.gen__link__valid.value):
                 f = flit.unpack(int(dut.gen__link__flit.value))
                 v = f["vc"]
                 held[v].append(f)
-                in_flight[v] += 1
                 assert len(held[v]) <= depth, f"VC {v}: {len(held[v])} flits sent with {depth} credits"
                 if f["head"]:
                     assert v not in open_pkt, f"cycle {t}: head flit inside a packet on VC {v}"
-                    open_pkt[v] = [f["data"]]
+                    fronts = {c: q[0] for c, q in pending.items() if q and q[0].flits()[0] == f["data"]}
+                    assert fronts, (
+                        f"cycle {t} ({pattern}): head {f['data']:#x} is no class's oldest unsent packet "
+                        f"({[hex(q[0].flits()[0]) for q in pending.values() if q]})"
+                    )
+                    ((c, want),) = fronts.items()
+                    pending[c].popleft()
+                    for other in pending.values():
+                        if other and other[0].cycle < want.cycle:
+                            ov = vc_for(vcs, other[0].mclass, other[0].dst)
+                            assert free_before[ov] == 0, (
+                                f"cycle {t} ({pattern}): a {c.name} packet went before an older one "
+                                f"whose VC {ov} had {free_before[ov]} credits"
+                            )
+                            overtakes += 1
+                    assert v == vc_for(vcs, want.mclass, want.dst)
+                    open_pkt[v] = (want, [f["data"]])
                 else:
-                    open_pkt[v].append(f["data"])
+                    open_pkt[v][1].append(f["data"])
                 if f["tail"]:
-                    words = open_pkt.pop(v)
-                    assert expected, f"cycle {t}: a packet the model did not create: {words[0]:#x}"
-                    want = expected.popleft()
+                    want, words = open_pkt.pop(v)
                     assert words == want.flits(), (
                         f"cycle {t} packet {got} ({pattern}): got {[hex(w) for w in words]}, "
                         f"model {[hex(w) for w in want.flits()]}"
                     )
-                    assert v == vc_for(vcs, want.mclass, want.dst)
                     got += 1
+            if made is not None:  # (a candidate from this cycle on: the sender may bypass the queue)
+                pending[made.mclass].append(made)
+            free_before = [depth - len(held[v]) - (back >> v & 1) for v in range(vcs)]
             await FallingEdge(dut.clk)
             t += 1
         while any(held):  # give every credit back before the next configuration
             dut.gen__link__credit.value = sum(1 << v for v in range(vcs) if held[v] and held[v].popleft())
             await FallingEdge(dut.clk)
         dut.gen__link__credit.value = 0
-        assert not expected, f"{pattern}: {len(expected)} packets created by the model never came out"
+        left = sum(map(len, pending.values()))
+        assert not left, f"{pattern}: {left} packets created by the model never came out"
         assert got >= MIN_PACKETS
         await ReadOnly()
         assert int(dut.gen__sent.value) == got and int(dut.gen__created.value) == got
         assert int(dut.gen__overflow.value) == 0
         await FallingEdge(dut.clk)
-        dut._log.info("%s, %d-flit packets: %d packets match the model", pattern, pf, got)
+        dut._log.info(
+            "%s, %d-flit packets: %d packets match the model (%d sent before an older packet of the "
+            "other class, which had no credit)",
+            pattern,
+            pf,
+            got,
+            overtakes,
+        )
 
 
 def _bad_packets(cfg, rng, me, pf):

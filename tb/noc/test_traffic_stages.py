@@ -128,9 +128,13 @@ def test_two_output_registers_send_the_same_flits_a_cycle_later(packet_flits):
 
 
 @pytest.mark.parametrize("packet_flits", [1, 3])
-def test_queued_generator_sends_what_a_bypassing_one_sends_with_creation_a_cycle_later(packet_flits):
+@pytest.mark.parametrize("class_queues", [True, False], ids=["class_queues", "one_queue"])
+def test_queued_generator_sends_what_a_bypassing_one_sends_with_creation_a_cycle_later(
+    packet_flits, class_queues
+):
     cfg = _cfg()
-    dut = _Pair(cfg, {"out_stages": 2}, {"out_stages": 2, "bypass": False}, queue_depth=32)
+    both = {"out_stages": 2, "class_queues": class_queues}
+    dut = _Pair(cfg, both, {**both, "bypass": False}, queue_depth=32)
     # queues wait behind the credits but never fill (a full queue counts one more overflow
     # without the bypass: see TrafficGenerator)
     trace = _run_pair(dut, cfg, packet_flits, threshold=22000 // packet_flits, late_creation=True)
