@@ -882,9 +882,10 @@ def fill_soak_docs(results: dict, path: Path):
     lines = [
         SOAK_BEGIN,
         "",
-        "| pattern | load (x ideal) | dead nodes | packets | cycles | accepted | latency mean / max "
-        "| longest stall | measured drained | corrupted, duplicated, misordered, holes, drops |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| pattern | flits per packet | load (x ideal) | dead nodes | packets | cycles | accepted "
+        "| latency mean / max | longest stall | measured drained "
+        "| corrupted, duplicated, misordered, holes, drops |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     totals = []
     for key, runs in results.items():
@@ -893,7 +894,7 @@ def fill_soak_docs(results: dict, path: Path):
         for r in runs:
             faults = [r[x] for x in ("corrupted", "duplicated", "misordered", "holes", "drops")]
             lines.append(
-                f"| {r['pattern']} | {r['rate']:.4f} ({r['rate'] / r['ideal']:.2f}) "
+                f"| {r['pattern']} | {r.get('packet_flits', 1)} | {r['rate']:.4f} ({r['rate'] / r['ideal']:.2f}) "
                 f"| {', '.join(f'({x},{y})' for x, y in r['dead_nodes'])} | {r['packets']:,} "
                 f"| {r['cycles']:,} | {r['accepted']:.4f} | {r['latency']:.1f} / {r['latency_max']:,} "
                 f"| {r['max_stall']} | {'no (limit)' if r['drain_timeout'] else 'yes'} "

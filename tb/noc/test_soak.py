@@ -46,20 +46,26 @@ def _packets() -> int:
     return int(os.environ.get("TATAMI_SOAK_PACKETS", 1_000_000))
 
 
+def _packet_flits() -> int:
+    """Flits per packet (``TATAMI_SOAK_PACKET_FLITS``, default 1; up to 4 with the same build)."""
+    return int(os.environ.get("TATAMI_SOAK_PACKET_FLITS", 1))
+
+
 def _k() -> int:
     """Mesh side (``TATAMI_SOAK_MESH``, default 8)."""
     return int(os.environ.get("TATAMI_SOAK_MESH", 8))
 
 
-def _run(cfg, pattern, rate, dead, packets, seed):
+def _run(cfg, pattern, rate, dead, packets, seed, packet_flits=1):
     live = cfg.mesh.nodes - len(dead)
     ideal = ideal_throughput(with_dead(cfg, dead), pattern, cfg.mesh.width + 1)
-    # Size the measured window for at least ``packets``: accepted throughput at and above saturation
-    # is below the ideal (8x8 uniform saturates near 0.8 of it), so assume 0.7 of it.
+    # Size the measured window for at least ``packets``: accepted throughput (flits/node/cycle) at
+    # and above saturation is below the ideal (8x8 uniform saturates near 0.8 of it), so assume 0.7.
     accepted = min(rate, ideal) * 0.7
-    measure = int(packets / (accepted * live)) + 1
+    measure = int(packets * packet_flits / (accepted * live)) + 1
     plan = SweepPlan(
         pattern=pattern,
+        packet_flits=packet_flits,
         seed=seed,
         warmup=500,
         measure=measure,
@@ -88,8 +94,8 @@ def _run(cfg, pattern, rate, dead, packets, seed):
 @pytest.mark.long
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_soak(pattern):
-    k = _k()
-    cfg = sweep_config(k, k, vcs=2, buf=8)
+    k, pf = _k(), _packet_flits()
+    cfg = sweep_config(k, k, vcs=2, buf=8, packet_flits=pf)
     rng = random.Random(f"soak-{pattern}")
     total = 0
     report = []
@@ -97,7 +103,7 @@ def test_soak(pattern):
         dead = random_dead_nodes(k, k, rng.randint(1, 3), rng.getrandbits(16), keep=[(0, 0), (1, 1)])
         ideal = ideal_throughput(with_dead(cfg, dead), pattern, cfg.mesh.width + 1)
         rate = round(min(1.0, factor * ideal), 4)
-        run = _run(cfg, pattern, rate, dead, _packets() // 2 + 1, rng.getrandbits(32))
+        run = _run(cfg, pattern, rate, dead, _packets() // 2 + 1, rng.getrandbits(32), pf)
         c = run["point"]["counters"]
         status = c["status"]
         assert not status & Status.STALLED, f"{pattern} at {rate}: watchdog (max stall {c['max_stall']})"
@@ -115,6 +121,7 @@ def test_soak(pattern):
         report.append(
             {
                 "pattern": pattern,
+                "packet_flits": pf,
                 "rate": rate,
                 "ideal": round(ideal, 4),
                 "dead_nodes": [list(d) for d in dead],
@@ -134,6 +141,6 @@ def test_soak(pattern):
     with open(Path(tempfile.gettempdir()) / "tatami_noc_soak.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        old[f"{pattern}_{k}x{k}"] = report
+        old[f"{pattern}_{k}x{k}" + (f"_ps{pf}" if pf != 1 else "")] = report
         RESULTS.write_text(json.dumps(old, indent=1) + "\n")
         fill_soak_docs(old, RESULTS.parent.parent / "noc.md")
