@@ -894,7 +894,8 @@ def fill_soak_docs(results: dict, path: Path):
         for r in runs:
             faults = [r[x] for x in ("corrupted", "duplicated", "misordered", "holes", "drops")]
             lines.append(
-                f"| {r['pattern']} | {r.get('packet_flits', 1)} | {r['rate']:.4f} ({r['rate'] / r['ideal']:.2f}) "
+                f"| {r['pattern']} | {r.get('packet_flits', 1)} "
+                f"| {r['rate']:.4f} ({r['rate'] / r['ideal']:.2f}) "
                 f"| {', '.join(f'({x},{y})' for x, y in r['dead_nodes'])} | {r['packets']:,} "
                 f"| {r['cycles']:,} | {r['accepted']:.4f} | {r['latency']:.1f} / {r['latency_max']:,} "
                 f"| {r['max_stall']} | {'no (limit)' if r['drain_timeout'] else 'yes'} "
