@@ -28,7 +28,7 @@ from tatami.hw.noc.checker import PIPELINE, TrafficChecker
 from tatami.hw.noc.ports import node_index, vc_for
 from tatami.hw.noc.tester_regs import Classes, Pattern
 from tatami.hw.noc.traffic import TrafficGenerator, node_seed
-from tatami.sim.cocotb_env import clock_and_reset, design_config, knob
+from tatami.sim.cocotb_env import clock_and_reset, design_config, design_params, knob
 from tatami.sim.harness import Design
 from tatami.sim.noc.generator_model import CheckerModel, GeneratorModel, TrafficSettings, make_packet
 
@@ -36,9 +36,10 @@ from tatami.sim.noc.generator_model import CheckerModel, GeneratorModel, Traffic
 class TrafficPair(wiring.Component):
     """A generator and a checker with all their ports brought out (``gen__*``, ``chk__*``)."""
 
-    def __init__(self, cfg, queue_depth):
+    def __init__(self, cfg, queue_depth, class_queues=True):
         self.cfg = cfg
-        self._gen, self._chk = TrafficGenerator(cfg, queue_depth=queue_depth), TrafficChecker(cfg)
+        self._gen = TrafficGenerator(cfg, queue_depth=queue_depth, class_queues=class_queues)
+        self._chk = TrafficChecker(cfg)
         super().__init__({"gen": Out(self._gen.signature), "chk": Out(self._chk.signature)})
 
     def elaborate(self, platform):
@@ -135,8 +136,11 @@ def _seed_with_packets(cfg, node, create_for, rng, rate, pf, **kw):
 
 @cocotb.test()
 async def generator_matches_model(dut):
-    """Every packet the generator sends is the model's next packet, exactly; credits honoured."""
+    """Every packet the generator sends is the model's next packet of its class, exactly; credits
+    honoured; across classes, oldest first unless the older one's VC has no credit (one source
+    queue, ``class_queues=False``: creation order)."""
     cfg = design_config()
+    one_queue = not design_params().get("class_queues", True)
     rng = random.Random(cocotb.RANDOM_SEED)
     node = (1, 2)
     cycles = knob("gen_cycles", 400)
@@ -199,6 +203,7 @@ async def generator_matches_model(dut):
                     pending[c].popleft()
                     for other in pending.values():
                         if other and other[0].cycle < want.cycle:
+                            assert not one_queue, f"cycle {t} ({pattern}): sent out of creation order"
                             ov = vc_for(vcs, other[0].mclass, other[0].dst)
                             assert free_before[ov] == 0, (
                                 f"cycle {t} ({pattern}): a {c.name} packet went before an older one "
@@ -356,10 +361,14 @@ async def checker_matches_model(dut):
         dut._log.info("%d-flit packets: %s (actions %s)", pf, got, sorted(kinds))
 
 
-@pytest.mark.parametrize("unit", ["generator", "checker"])
+@pytest.mark.parametrize("unit", ["generator", "checker", "generator_one_queue"])
 def test_traffic_rtl(cocotb_run, unit, sim):
     cfg = _cfg()
-    # The wrapper lives here, not in hw/: its parameters name the build.
-    design = Design("traffic_pair", lambda: TrafficPair(cfg, 32), cfg, {"queue_depth": 32, "rev": 2})
+    # The wrapper lives here, not in hw/: its parameters name the build. The FPGA tester's
+    # generator has one source queue for both classes (``class_queues=False``).
+    one = unit == "generator_one_queue"
+    params = {"queue_depth": 32, "rev": 2, **({"class_queues": False} if one else {})}
+    design = Design("traffic_pair", lambda: TrafficPair(cfg, 32, class_queues=not one), cfg, params)
     env = {"TATAMI_GEN_CYCLES": "400" if sim == "verilator" else "250"}
-    cocotb_run(design, "tb.noc.test_traffic_rtl", testcase=f"{unit}_matches_model", extra_env=env)
+    testcase = "generator_matches_model" if one else f"{unit}_matches_model"
+    cocotb_run(design, "tb.noc.test_traffic_rtl", testcase=testcase, extra_env=env)
